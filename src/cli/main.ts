@@ -1,0 +1,114 @@
+#!/usr/bin/env bun
+/**
+ * vtunts command-line entry point: parses the command line and the
+ * configuration, then runs the server or the client. See `vtunts --help`.
+ */
+import { readFileSync } from "node:fs";
+import { loadLibc } from "../../ffi/index.ts";
+import { loadConfig } from "../config/load.ts";
+import { ConfigError } from "../config/toml.ts";
+import { runClient } from "../daemon/client.ts";
+import { runServer } from "../daemon/server.ts";
+import { makeLogger, type LogTarget } from "../daemon/syslog.ts";
+import { ExitCode, FatalError } from "../errors.ts";
+import { VERSION } from "../version.ts";
+import { daemonize, isDaemonChild, reportFailure, reportReady } from "./daemonize.ts";
+import { HELP, parseCommandLine, UsageError, type Command } from "./args.ts";
+
+/** Linux capability needed to create TUN devices. */
+const CAP_NET_ADMIN = 12;
+
+/** Whether this process may create TUN devices (CAP_NET_ADMIN in its effective set). */
+function hasNetAdmin(): boolean {
+  try {
+    const status = readFileSync("/proc/self/status", "utf8");
+    const m = /^CapEff:\s*([0-9a-f]+)$/m.exec(status);
+    return m !== null && (BigInt(`0x${m[1]}`) & (1n << BigInt(CAP_NET_ADMIN))) !== 0n;
+  } catch {
+    return true; // cannot tell: let the TUN ioctl report it
+  }
+}
+
+async function run(argv: string[]): Promise<number> {
+  let command: Command;
+  try {
+    command = parseCommandLine(argv);
+  } catch (e) {
+    if (e instanceof UsageError) {
+      process.stderr.write(`vtunts: ${e.message}\nTry 'vtunts --help'.\n`);
+      return ExitCode.USAGE;
+    }
+    throw e;
+  }
+  if (command.kind === "help") {
+    process.stdout.write(HELP);
+    return ExitCode.OK;
+  }
+  if (command.kind === "version") {
+    process.stdout.write(`vtunts ${VERSION} (vtund 3.0.x protocol; ${runtimeName()})\n`);
+    return ExitCode.OK;
+  }
+
+  const { common } = command;
+  const config = loadConfig(common.configPath); // ConfigError → exit 1 (below)
+  if (!hasNetAdmin()) {
+    throw new FatalError("vtunts needs CAP_NET_ADMIN to create TUN devices: run it as root", ExitCode.LOCAL);
+  }
+  if (!common.foreground && !isDaemonChild()) return await daemonize(argv, common.configPath);
+
+  const libc = await loadLibc();
+  const logTarget: LogTarget = isDaemonChild() ? "syslog" : "stderr";
+  const log = makeLogger(libc, logTarget, common.logLevel);
+
+  if (command.kind === "server") {
+    return await runServer(libc, config, {
+      port: common.port,
+      bindaddr: command.bindaddr,
+      timeout: common.timeout,
+      logTarget,
+      reload: () => loadConfig(common.configPath),
+      onListening: reportReady,
+    }, log);
+  }
+  if (!config.sessions.has(command.session)) {
+    throw new FatalError(`Host ${command.session} not found in ${config.source}`, ExitCode.USAGE);
+  }
+  reportReady();
+  return await runClient(libc, config, {
+    session: command.session,
+    server: command.server,
+    port: common.port,
+    persist: command.persist,
+    timeout: common.timeout,
+    logTarget,
+  }, log);
+}
+
+function runtimeName(): string {
+  const g = globalThis as { Bun?: { version: string }; Deno?: { version: { deno: string } } };
+  if (g.Bun) return `bun ${g.Bun.version}`;
+  if (g.Deno) return `deno ${g.Deno.version.deno}`;
+  return `node ${process.versions.node}`;
+}
+
+/** Runs vtunts with `argv` and exits with its code. */
+export async function main(argv: string[]): Promise<never> {
+  let code: number;
+  try {
+    code = await run(argv);
+  } catch (e) {
+    let message: string;
+    if (e instanceof ConfigError) {
+      [message, code] = [`vtunts: ${e.message}`, ExitCode.USAGE];
+    } else if (e instanceof FatalError) {
+      [message, code] = [`vtunts: ${e.message}`, e.exitCode];
+    } else {
+      [message, code] = [`vtunts: internal error: ${(e as Error).stack ?? String(e)}`, ExitCode.LOCAL];
+    }
+    process.stderr.write(`${message}\n`);
+    reportFailure(message);
+  }
+  process.exit(code);
+}
+
+if (import.meta.main) await main(process.argv.slice(2));

@@ -1,0 +1,133 @@
+/**
+ * The client daemon (`vtunts [options] <session> <server>`): connects, runs
+ * the session in a worker, and — with `persist` — reconnects 5 s after it
+ * ends or fails (at once after SIGHUP), as vtund does.
+ */
+import { lookup } from "node:dns/promises";
+import type { Libc } from "../../ffi/index.ts";
+import type { Config, SessionConfig } from "../config/config.ts";
+import { ExitCode, exitCodeFor, FatalError } from "../errors.ts";
+import type { Logger } from "../log.ts";
+import { addressFamily, type Endpoint } from "../transport/address.ts";
+import type { KeptDevice } from "./messages.ts";
+import type { SessionOutcome } from "./session.ts";
+import { SessionWorker } from "./session_worker.ts";
+import { onSignals } from "./signals.ts";
+import type { LogTarget } from "./syslog.ts";
+
+/** vtund's fixed delay between reconnect attempts. */
+export const RECONNECT_DELAY_MS = 5000;
+
+/** Command-line settings of a client run. */
+export interface ClientOptions {
+  session: string;
+  server: string;
+  /** -P */
+  port?: number;
+  /** -p: reconnect forever, whatever the session says. */
+  persist: boolean;
+  /** -t: connect and handshake timeout, seconds. */
+  timeout?: number;
+  /** Where workers log. */
+  logTarget: LogTarget;
+}
+
+async function resolveServer(host: string, port: number): Promise<Endpoint> {
+  const literal = addressFamily(host);
+  if (literal !== null) return { family: literal, address: host, port };
+  try {
+    const { address, family } = await lookup(host);
+    return { family: family === 6 ? 6 : 4, address, port };
+  } catch (e) {
+    throw new Error(`client: cannot resolve "${host}": ${(e as { code?: string }).code ?? String(e)}`);
+  }
+}
+
+function describe(outcome: SessionOutcome, server: string): string {
+  switch (outcome.kind) {
+    case "denied":
+      return `Connection denied by ${server}: ${outcome.message}`;
+    case "failed":
+      return outcome.message;
+    case "ended":
+      return `Session ended (${outcome.end.kind})`;
+  }
+}
+
+/** Runs the client until it is done; resolves with the process exit code. */
+export async function runClient(libc: Libc, config: Config, opts: ClientOptions, log: Logger): Promise<number> {
+  const found = config.sessions.get(opts.session);
+  if (!found) throw new FatalError(`Host ${opts.session} not found in ${config.source}`, ExitCode.USAGE);
+  const session: SessionConfig = opts.timeout ? { ...found, timeout: opts.timeout } : found;
+  const slog = log.forSession(session.name);
+  const persist = opts.persist || session.persist !== "no";
+  const port = opts.port ?? config.options.port;
+  const handshakeTimeoutMs = (opts.timeout ?? config.options.timeout) * 1000;
+
+  let stopping = false;
+  let reconnectNow = false;
+  let current: SessionWorker | null = null;
+  let wakeSleep: (() => void) | null = null;
+  let kept: KeptDevice | null = null;
+  const removeSignals = onSignals({
+    terminate: (signal) => {
+      slog.info(`${signal} received, shutting down`);
+      stopping = true;
+      current?.stop();
+      wakeSleep?.();
+    },
+    hangup: () => {
+      if (current) {
+        slog.info("SIGHUP received: reestablishing connection");
+        reconnectNow = true;
+        current.stop();
+      }
+    },
+  });
+
+  let lastOutcome: SessionOutcome | null = null;
+  try {
+    slog.info(`vtunts client started for session ${session.name} → ${opts.server}:${port}${persist ? " (persist)" : ""}`);
+    while (!stopping) {
+      reconnectNow = false;
+      try {
+        const server = await resolveServer(opts.server, port);
+        const keptDevice = kept; // the worker owns it now and hands it back at the end
+        kept = null;
+        current = new SessionWorker(libc, {
+          role: "client",
+          session,
+          server,
+          handshakeTimeoutMs,
+          keptDevice,
+          logLevel: log.level,
+          logTarget: opts.logTarget,
+        }, log, { onKeepDevice: (d) => void (kept = d) });
+        lastOutcome = await current.done;
+        current = null;
+      } catch (e) {
+        lastOutcome = { kind: "failed", session: session.name, cause: "network", message: (e as Error).message };
+      }
+      if (stopping || lastOutcome === null) break;
+      if (lastOutcome.kind !== "ended") slog.error(describe(lastOutcome, opts.server));
+      if (!persist) break;
+      if (reconnectNow) continue;
+      slog.info(`reconnecting in ${RECONNECT_DELAY_MS / 1000} s`);
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, RECONNECT_DELAY_MS);
+        wakeSleep = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      wakeSleep = null;
+    }
+  } finally {
+    removeSignals();
+    // Assigned from the worker's callback, which TypeScript's flow analysis does not see.
+    const last = kept as KeptDevice | null;
+    if (last) libc.close(last.fd);
+  }
+  if (stopping) return ExitCode.OK;
+  return exitCodeFor(lastOutcome);
+}

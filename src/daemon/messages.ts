@@ -1,0 +1,64 @@
+/**
+ * What the main thread and the worker threads say to each other. The main
+ * thread is the control plane (signals, up/down commands, reconnects); each
+ * worker owns one socket and blocks in poll() on it. File descriptors are
+ * process-wide, so they travel as plain numbers.
+ */
+import type { SessionConfig } from "../config/config.ts";
+import type { Level } from "../log.ts";
+import type { LogTarget } from "./syslog.ts";
+import type { Endpoint } from "../transport/address.ts";
+import type { LinkInfo, SessionOutcome } from "./session.ts";
+
+/** A device kept open across sessions (`persist keep`). */
+export interface KeptDevice {
+  fd: number;
+  name: string;
+}
+
+/** Connect to a server and run the client side of `session`. */
+export interface ClientJob {
+  role: "client";
+  session: SessionConfig;
+  server: Endpoint;
+  handshakeTimeoutMs: number;
+  keptDevice: KeptDevice | null;
+  wakeFd: number;
+  logLevel: Level;
+  logTarget: LogTarget;
+}
+
+/** Run the server side on an accepted connection. */
+export interface ServerJob {
+  role: "server";
+  connFd: number;
+  peer: Endpoint;
+  sessions: SessionConfig[];
+  handshakeTimeoutMs: number;
+  wakeFd: number;
+  logLevel: Level;
+  logTarget: LogTarget;
+}
+
+/** Accept connections on a listening socket and hand them to the main thread. */
+export interface AcceptorJob {
+  role: "acceptor";
+  listenFd: number;
+  wakeFd: number;
+  logLevel: Level;
+  logTarget: LogTarget;
+}
+
+/** The data a worker is started with. */
+export type WorkerJob = ClientJob | ServerJob | AcceptorJob;
+
+/** Worker → main. */
+export type WorkerEvent =
+  | { type: "up"; info: LinkInfo; commands: string[] }
+  | { type: "down"; info: LinkInfo; commands: string[] }
+  | { type: "keep-device"; device: KeptDevice }
+  | { type: "accepted"; fd: number; peer: Endpoint }
+  | { type: "done"; outcome: SessionOutcome | null };
+
+/** Main → worker. */
+export type MainEvent = { type: "down-done" };

@@ -1,0 +1,108 @@
+/**
+ * The main thread's handle on one worker thread: starts it with a job and a
+ * wake-up pipe, answers its events (runs up/down commands), and reports how
+ * it ended. `stop()` writes to the wake-up pipe, which ends any poll() wait
+ * in the worker (a blocked FFI call cannot be interrupted any other way).
+ */
+import { Worker } from "node:worker_threads";
+import type { Libc } from "../../ffi/index.ts";
+import { check, O_CLOEXEC, O_NONBLOCK } from "../../ffi/libc.ts";
+import type { Logger } from "../log.ts";
+import type { Endpoint } from "../transport/address.ts";
+import { runCommands } from "./commands.ts";
+import type { KeptDevice, MainEvent, WorkerEvent, WorkerJob } from "./messages.ts";
+import type { SessionOutcome } from "./session.ts";
+
+/** Job without the wake-up fd, which the handle creates. */
+type JobSpec = WorkerJob extends infer J ? (J extends WorkerJob ? Omit<J, "wakeFd"> : never) : never;
+
+/** Callbacks for events that need the main thread. */
+export interface WorkerHooks {
+  /** An accepted connection (acceptor worker). */
+  onAccepted?(fd: number, peer: Endpoint): void;
+  /** A device to keep for the next session (persist keep). */
+  onKeepDevice?(device: KeptDevice): void;
+  /** The session authenticated and its link is up. */
+  onUp?(): void;
+}
+
+/** The URL of the worker's entry module (bundled as its own entry point by scripts/build). */
+const WORKER_URL = new URL("./worker.ts", import.meta.url);
+
+/** A running worker thread. */
+export class SessionWorker {
+  /** Resolves once the worker has finished and its resources are released. */
+  readonly done: Promise<SessionOutcome | null>;
+  /** True once the session authenticated (its link came up). */
+  authenticated = false;
+  private readonly wakeRead: number;
+  private readonly wakeWrite: number;
+  private upCommands: Promise<unknown> = Promise.resolve();
+  private finished = false;
+  private readonly worker: Worker;
+
+  constructor(
+    private readonly libc: Libc,
+    job: JobSpec,
+    private readonly log: Logger,
+    hooks: WorkerHooks = {},
+  ) {
+    const pipe = new Int32Array(2);
+    check(libc.pipe2(pipe, O_CLOEXEC | O_NONBLOCK), "pipe2()");
+    this.wakeRead = pipe[0]!;
+    this.wakeWrite = pipe[1]!;
+    this.worker = new Worker(WORKER_URL, { workerData: { ...job, wakeFd: this.wakeRead } });
+    this.done = new Promise((resolve) => {
+      let outcome: SessionOutcome | null = null;
+      const finish = () => {
+        if (this.finished) return;
+        this.finished = true;
+        // Let any still-running up/down commands complete before reporting.
+        void this.upCommands.finally(() => {
+          this.libc.close(this.wakeRead);
+          this.libc.close(this.wakeWrite);
+          resolve(outcome);
+        });
+      };
+      this.worker.on("message", (event: WorkerEvent) => {
+        switch (event.type) {
+          case "up": {
+            this.authenticated = true;
+            hooks.onUp?.();
+            const log = this.log.forSession(event.info.session);
+            this.upCommands = runCommands("up", event.commands, event.info, log);
+            break;
+          }
+          case "down": {
+            const log = this.log.forSession(event.info.session);
+            void this.upCommands
+              .then(() => runCommands("down", event.commands, event.info, log))
+              .finally(() => this.worker.postMessage({ type: "down-done" } satisfies MainEvent));
+            break;
+          }
+          case "keep-device":
+            hooks.onKeepDevice?.(event.device);
+            break;
+          case "accepted":
+            hooks.onAccepted?.(event.fd, event.peer);
+            break;
+          case "done":
+            outcome = event.outcome;
+            void this.worker.terminate().finally(finish);
+            break;
+        }
+      });
+      this.worker.on("error", (e: Error) => {
+        this.log.error(`worker crashed: ${e.stack ?? e.message}`);
+        outcome = { kind: "failed", session: null, cause: "local", message: `worker crashed: ${e.message}` };
+      });
+      this.worker.on("exit", finish);
+    });
+  }
+
+  /** Asks the worker to end its session (or stop accepting) as soon as possible. */
+  stop(): void {
+    if (this.finished) return;
+    this.libc.write(this.wakeWrite, new Uint8Array([1]), 0, 1);
+  }
+}

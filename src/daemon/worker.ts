@@ -1,0 +1,204 @@
+/**
+ * Entry point of a worker thread: runs one {@link WorkerJob}.
+ *
+ * Session workers implement {@link SessionIo} with real sockets and TUN
+ * devices and block in poll() (the link's data path never touches the main
+ * thread's event loop). A wake-up pipe from the main thread interrupts any wait.
+ */
+import { parentPort, workerData } from "node:worker_threads";
+import { loadLibc, type Libc } from "../../ffi/index.ts";
+import { POLLIN } from "../../ffi/libc.ts";
+import type { SessionConfig } from "../config/config.ts";
+import { openTun, TunDevice } from "../device/tun.ts";
+import type { Device } from "../device/device.ts";
+import { runPollLoop } from "../link/poll_loop.ts";
+import type { Logger } from "../log.ts";
+import { makeLogger } from "./syslog.ts";
+import { formatEndpoint, type Endpoint } from "../transport/address.ts";
+import { FdStream } from "../transport/fd_stream.ts";
+import {
+  acceptTcp,
+  bindUdpBesideTcp,
+  connectTcp,
+  connectUdp,
+  localEndpoint,
+  peerEndpoint,
+  setSocketBuffers,
+  tuneTcpSession,
+} from "../transport/socket.ts";
+import { TcpFrameTransport } from "../transport/tcp.ts";
+import { UdpFrameTransport } from "../transport/udp.ts";
+import { waitFor } from "../transport/wait.ts";
+import type { AcceptorJob, ClientJob, KeptDevice, MainEvent, ServerJob, WorkerEvent, WorkerJob } from "./messages.ts";
+import { runClientSession, runServerSession, type SessionIo, type SessionOutcome } from "./session.ts";
+
+const port = parentPort!;
+const post = (event: WorkerEvent) => port.postMessage(event);
+
+/** Socket buffers for data connections (wireguard-go uses 7 MB; the kernel caps to its limits). */
+const SOCKET_BUFFER = 4 * 1024 * 1024;
+
+/** Waits for the main thread's next message (used while the link is not running). */
+function nextMessage(): Promise<MainEvent> {
+  return new Promise((resolve) => port.once("message", resolve));
+}
+
+/** SessionIo over a connected TCP socket. */
+class WorkerIo implements SessionIo {
+  readonly control: FdStream;
+  readonly local: Endpoint;
+  readonly remote: Endpoint;
+  private tcpOpen = true;
+
+  constructor(
+    private readonly libc: Libc,
+    private readonly tcpFd: number,
+    private readonly wakeFd: number,
+    private keptDevice: KeptDevice | null,
+    private readonly keepDevice: boolean,
+  ) {
+    this.control = new FdStream(libc, tcpFd, wakeFd);
+    this.local = localEndpoint(libc, tcpFd);
+    this.remote = peerEndpoint(libc, tcpFd);
+  }
+
+  openDevice(session: SessionConfig): Device {
+    if (this.keptDevice) {
+      const { fd, name } = this.keptDevice;
+      this.keptDevice = null;
+      return new TunDevice(this.libc, fd, name);
+    }
+    return openTun(this.libc, { mode: session.type === "ether" ? "tap" : "tun", name: session.device ?? undefined });
+  }
+
+  releaseDevice(device: Device): void {
+    if (this.keepDevice) {
+      // persist keep: the main thread holds the fd for the next session.
+      post({ type: "keep-device", device: { fd: device.fd, name: device.name } });
+    } else {
+      device.close();
+    }
+  }
+
+  tcpTransport(): TcpFrameTransport {
+    tuneTcpSession(this.libc, this.tcpFd);
+    setSocketBuffers(this.libc, this.tcpFd, SOCKET_BUFFER);
+    this.tcpOpen = false; // the transport owns the socket now
+    return new TcpFrameTransport(this.libc, this.tcpFd);
+  }
+
+  bindUdp() {
+    const { fd, local } = bindUdpBesideTcp(this.libc, this.tcpFd);
+    return {
+      local,
+      connect: (peer: Endpoint) => {
+        try {
+          connectUdp(this.libc, fd, peer);
+          setSocketBuffers(this.libc, fd, SOCKET_BUFFER);
+        } catch (e) {
+          this.libc.close(fd);
+          throw e;
+        }
+        this.closeControl();
+        return new UdpFrameTransport(this.libc, fd);
+      },
+    };
+  }
+
+  runLink(link: Parameters<SessionIo["runLink"]>[0]) {
+    return Promise.resolve(runPollLoop(this.libc, link, this.wakeFd));
+  }
+
+  linkUp(info: Parameters<SessionIo["linkUp"]>[0], commands: string[]): void {
+    post({ type: "up", info, commands });
+  }
+
+  async linkDown(info: Parameters<SessionIo["linkDown"]>[0], commands: string[]): Promise<void> {
+    post({ type: "down", info, commands });
+    await nextMessage();
+  }
+
+  /** Hands a kept device that this session did not get to use back to the main thread. */
+  returnUnusedDevice(): void {
+    if (this.keptDevice) post({ type: "keep-device", device: this.keptDevice });
+    this.keptDevice = null;
+  }
+
+  /** Closes the control connection if no transport took it over. */
+  closeControl(): void {
+    if (this.tcpOpen) {
+      this.tcpOpen = false;
+      this.libc.close(this.tcpFd);
+    }
+  }
+}
+
+async function runClient(libc: Libc, job: ClientJob, log: Logger): Promise<SessionOutcome | null> {
+  let fd: number;
+  try {
+    log.info(`Connecting to ${formatEndpoint(job.server)}`);
+    fd = connectTcp(libc, job.server, job.session.timeout * 1000, job.wakeFd);
+  } catch (e) {
+    const message = (e as Error).message;
+    if (job.keptDevice) post({ type: "keep-device", device: job.keptDevice });
+    if (message.endsWith("cancelled")) return null;
+    return { kind: "failed", session: job.session.name, cause: "network", message };
+  }
+  const io = new WorkerIo(libc, fd, job.wakeFd, job.keptDevice, job.session.persist === "keep");
+  try {
+    return await runClientSession(io, job.session, { handshakeTimeoutMs: job.handshakeTimeoutMs }, log);
+  } finally {
+    io.returnUnusedDevice();
+    io.closeControl();
+  }
+}
+
+async function runServer(libc: Libc, job: ServerJob, log: Logger): Promise<SessionOutcome> {
+  const sessions = new Map(job.sessions.map((s) => [s.name, s]));
+  const io = new WorkerIo(libc, job.connFd, job.wakeFd, null, false);
+  try {
+    return await runServerSession(
+      io,
+      { handshakeTimeoutMs: job.handshakeTimeoutMs, findSession: (name) => sessions.get(name) },
+      log.forSession(formatEndpoint(job.peer)),
+    );
+  } finally {
+    io.closeControl();
+  }
+}
+
+function runAcceptor(libc: Libc, job: AcceptorJob, log: Logger): void {
+  for (;;) {
+    const ready = waitFor(libc, job.listenFd, POLLIN, 3_600_000, job.wakeFd);
+    if (ready === "cancelled") return;
+    if (ready !== "ready") continue;
+    try {
+      for (let conn = acceptTcp(libc, job.listenFd); conn; conn = acceptTcp(libc, job.listenFd)) {
+        post({ type: "accepted", fd: conn.fd, peer: conn.peer });
+      }
+    } catch (e) {
+      // EMFILE and friends: say so, back off a little instead of spinning.
+      log.error((e as Error).message);
+      waitFor(libc, -1, 0, 1000, job.wakeFd);
+    }
+  }
+}
+
+async function main(): Promise<void> {
+  const job = workerData as WorkerJob;
+  const libc = await loadLibc();
+  const log = makeLogger(libc, job.logTarget, job.logLevel);
+  let outcome: SessionOutcome | null = null;
+  try {
+    if (job.role === "acceptor") runAcceptor(libc, job, log);
+    else if (job.role === "client") outcome = await runClient(libc, job, log.forSession(job.session.name));
+    else outcome = await runServer(libc, job, log);
+  } catch (e) {
+    // A bug, not a user mistake: report it with its stack, and let the main thread clean up.
+    log.error(`worker failed: ${(e as Error).stack ?? String(e)}`);
+    outcome = { kind: "failed", session: null, cause: "local", message: (e as Error).message };
+  }
+  post({ type: "done", outcome });
+}
+
+void main();

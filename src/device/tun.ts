@@ -1,0 +1,112 @@
+/**
+ * Linux TUN/TAP devices through /dev/net/tun, opened the way vtund opens them:
+ * `IFF_TUN | IFF_NO_PI` for `type tun` (bare IP packets, no packet-information
+ * header), `IFF_TAP | IFF_NO_PI` for `type ether`.
+ */
+import { Errno, errnoName } from "../../ffi/errno.ts";
+import { check, O_CLOEXEC, O_NONBLOCK, O_RDWR, SysError, type Libc } from "../../ffi/libc.ts";
+import { DeviceError, type Device } from "./device.ts";
+
+/** ioctl TUNSETIFF (x86_64 and arm64; MIPS, PowerPC and SPARC use 0x800454ca). */
+export const TUNSETIFF = 0x400454ca;
+/** TUNSETIFF flags. */
+export const IFF_TUN = 0x0001;
+export const IFF_TAP = 0x0002;
+export const IFF_NO_PI = 0x1000;
+/** Longest interface name (IFNAMSIZ - 1). */
+export const IFNAME_MAX = 15;
+
+const CLONE_DEVICE = "/dev/net/tun";
+
+/** What kind of device to open. */
+export interface TunRequest {
+  /** "tun" (layer 3) or "tap" (layer 2, vtund's `type ether`). */
+  mode: "tun" | "tap";
+  /** Interface name; empty or undefined lets the kernel pick (`tun%d`/`tap%d`). */
+  name?: string;
+}
+
+/** Builds the 40-byte `struct ifreq` for TUNSETIFF: name at 0..15, flags (u16, host order) at 16. */
+export function encodeIfreq(name: string, flags: number): Uint8Array {
+  const ifreq = new Uint8Array(40);
+  const bytes = new TextEncoder().encode(name);
+  if (bytes.length > IFNAME_MAX) throw new Error(`tun: device name "${name}" is longer than ${IFNAME_MAX} bytes`);
+  ifreq.set(bytes, 0);
+  new DataView(ifreq.buffer).setUint16(16, flags, true);
+  return ifreq;
+}
+
+/** The interface name the kernel wrote back into an ifreq. */
+export function ifreqName(ifreq: Uint8Array): string {
+  const end = ifreq.indexOf(0);
+  return new TextDecoder().decode(ifreq.subarray(0, end < 0 || end > 16 ? 16 : end));
+}
+
+/** Opens a TUN/TAP interface; it exists until the returned device is closed. */
+export function openTun(libc: Libc, request: TunRequest): TunDevice {
+  const fd = check(
+    libc.open(CLONE_DEVICE, O_RDWR | O_NONBLOCK | O_CLOEXEC, 0),
+    `tun: cannot open ${CLONE_DEVICE}`,
+    (code) =>
+      code === "ENOENT"
+        ? "no TUN driver: modprobe tun, or create the node with mknod /dev/net/tun c 10 200"
+        : code === "EACCES" || code === "EPERM"
+        ? "are you root?"
+        : undefined,
+  );
+  try {
+    const flags = (request.mode === "tap" ? IFF_TAP : IFF_TUN) | IFF_NO_PI;
+    const ifreq = encodeIfreq(request.name ?? "", flags);
+    const r = libc.ioctl(fd, TUNSETIFF, ifreq);
+    if (r < 0) {
+      const hint = r === -Errno.EPERM
+        ? "are you root?"
+        : r === -Errno.EBUSY
+        ? `device "${request.name}" is in use`
+        : r === -Errno.EINVAL
+        ? `"${request.name}" exists and is not a ${request.mode} device, or the name is invalid`
+        : undefined;
+      throw new SysError("tun: TUNSETIFF failed", r, hint);
+    }
+    return new TunDevice(libc, fd, ifreqName(ifreq));
+  } catch (e) {
+    libc.close(fd);
+    throw e;
+  }
+}
+
+/** An open TUN/TAP interface (non-blocking fd). */
+export class TunDevice implements Device {
+  private closed = false;
+
+  constructor(
+    private readonly libc: Libc,
+    readonly fd: number,
+    readonly name: string,
+  ) {}
+
+  readPacket(buf: Uint8Array, offset: number, capacity: number): number {
+    const r = this.libc.read(this.fd, buf, offset, capacity);
+    if (r >= 0) return r;
+    if (r === -Errno.EAGAIN || r === -Errno.EINTR) return 0;
+    throw new DeviceError(`tun: read from ${this.name} failed: ${errnoName(r)}`);
+  }
+
+  writePacket(buf: Uint8Array, offset: number, length: number): number {
+    const r = this.libc.write(this.fd, buf, offset, length);
+    if (r >= 0) return r;
+    // Per-packet refusals: the interface is not up yet (EIO — e.g. the peer's
+    // IPv6 autoconf packets beat our `up` commands), a malformed packet (EINVAL),
+    // or a full queue. Drop the packet, keep the link.
+    if (r === -Errno.EIO || r === -Errno.EINVAL || r === -Errno.EAGAIN || r === -Errno.ENOBUFS || r === -Errno.ENOMEM || r === -Errno.EINTR) {
+      return r;
+    }
+    throw new DeviceError(`tun: write to ${this.name} failed: ${errnoName(r)}`);
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.libc.close(this.fd);
+  }
+}

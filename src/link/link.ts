@@ -1,0 +1,271 @@
+/**
+ * The link: moves packets between a device and a frame transport, both ways,
+ * and keeps the session alive. This is vtund's `lfd_linker` as an event-driven
+ * core: a driver (poll_loop.ts in the daemon, a step loop in tests) calls
+ * `pumpDevice`, `pumpTransport` and `tick` when there is something to do, and
+ * watches `end`.
+ *
+ * Keepalive follows vtund: every `interval` seconds without a received frame
+ * `idle` grows; from the second idle interval on an ECHO_REQ goes out; past
+ * `maxFail` idle intervals the link ends with "network timeout". Any received
+ * frame resets `idle`.
+ */
+import type { Device } from "../device/device.ts";
+import { DeviceError } from "../device/device.ts";
+import { errnoName } from "../../ffi/errno.ts";
+import type { Logger } from "../log.ts";
+import { CONN_CLOSE, controlName, ECHO_REP, ECHO_REQ, MAX_PACKET } from "../protocol/frame.ts";
+import { TransportError, type FrameSink, type FrameTransport } from "../transport/transport.ts";
+import type { Pipeline } from "./pipeline.ts";
+
+/** Keepalive timing (vtund `keepalive interval:count`; `yes` = 30:4). */
+export interface Keepalive {
+  intervalSec: number;
+  maxFail: number;
+}
+
+/** How a link behaves. */
+export interface LinkOptions {
+  /** Keepalive, or null when the session has it off. */
+  keepalive: Keepalive | null;
+  /** Send an ECHO_REQ as soon as the link starts (vtund does, except on a NAT-hack side). */
+  initialEcho: boolean;
+}
+
+/** Why a link ended. */
+export type LinkEnd =
+  | { kind: "closed-by-peer" } // CONN_CLOSE received
+  | { kind: "eof" } //            the peer closed the TCP connection
+  | { kind: "timeout" } //        keepalive gave up
+  | { kind: "stopped"; why: string } // we were asked to stop (signal)
+  | { kind: "error"; message: string }; // device or transport failure
+
+/** Traffic counters of a link. */
+export class LinkStats {
+  /** Packets and bytes read from the device (sent to the peer). */
+  packetsOut = 0;
+  bytesOut = 0;
+  /** Packets and bytes written to the device (received from the peer). */
+  packetsIn = 0;
+  bytesIn = 0;
+  /** Frame body bytes on the wire, after/before the pipeline. */
+  wireOut = 0;
+  wireIn = 0;
+  /** Device writes the kernel refused, by errno name. */
+  readonly deviceDrops = new Map<string, number>();
+  /** Device packets longer than a vtun frame can carry. */
+  oversize = 0;
+  /** Frames the transport discarded (bad length). */
+  badFrames = 0;
+  /** Frames the pipeline dropped (e.g. undecryptable). */
+  decodeDrops = 0;
+  /** Frames the transport could not queue. */
+  sendDrops = 0;
+
+  /** One-line summary for the session-closed log line. */
+  summary(): string {
+    const drops = [...this.deviceDrops].map(([code, n]) => `${n} ${code}`);
+    if (this.oversize) drops.push(`${this.oversize} oversize`);
+    if (this.badFrames) drops.push(`${this.badFrames} bad frames`);
+    if (this.decodeDrops) drops.push(`${this.decodeDrops} undecodable`);
+    if (this.sendDrops) drops.push(`${this.sendDrops} send-queue`);
+    return `sent ${this.packetsOut} packets (${this.bytesOut} bytes), received ${this.packetsIn} packets (${this.bytesIn} bytes)` +
+      (drops.length ? `, dropped ${drops.join(", ")}` : "");
+  }
+}
+
+// Packets moved from the device per pumpDevice() call before the socket is written.
+const DEVICE_BATCH = 64;
+// Stop reading the device while this much is queued for a slow socket (backpressure).
+const HIGH_WATER = 128 * 1024;
+// A device read gets one byte more than a frame may carry, to recognise oversized packets.
+const READ_CAPACITY = MAX_PACKET + 1;
+
+/** One tunnel link between a device and a transport. */
+export class Link implements FrameSink {
+  /** Set once the link has ended; the driver stops then. */
+  end: LinkEnd | null = null;
+  readonly stats = new LinkStats();
+  private idle = 0;
+  private nextTick = Number.POSITIVE_INFINITY;
+  private readonly plain = new Uint8Array(READ_CAPACITY);
+
+  constructor(
+    readonly device: Device,
+    readonly transport: FrameTransport,
+    private readonly pipeline: Pipeline,
+    private readonly options: LinkOptions,
+    private readonly log: Logger,
+  ) {}
+
+  /** Starts the link at time `nowMs` (monotonic ms): sends the first ECHO_REQ. */
+  start(nowMs: number): void {
+    if (this.options.keepalive) this.nextTick = nowMs + this.options.keepalive.intervalSec * 1000;
+    if (this.options.initialEcho) this.sendEcho();
+  }
+
+  /** True while the link wants device packets (false while the socket is backed up). */
+  get wantsDevice(): boolean {
+    return this.end === null && this.transport.backlog < HIGH_WATER;
+  }
+
+  /** Milliseconds until `tick` has work, or -1 for none (no keepalive). */
+  msUntilTick(nowMs: number): number {
+    return this.nextTick === Number.POSITIVE_INFINITY ? -1 : Math.max(0, Math.ceil(this.nextTick - nowMs));
+  }
+
+  /** Moves waiting device packets to the transport, then writes them out. */
+  pumpDevice(): void {
+    try {
+      const t = this.transport;
+      const direct = this.pipeline.isEmpty;
+      const room = direct ? READ_CAPACITY : this.pipeline.maxEncoded(READ_CAPACITY);
+      for (let i = 0; i < DEVICE_BATCH && t.backlog < HIGH_WATER; i++) {
+        const at = t.reserveData(room);
+        if (at < 0) break;
+        // Without stages the packet is read straight into the socket's send buffer.
+        const n = direct
+          ? this.device.readPacket(t.sendBuffer, at, READ_CAPACITY)
+          : this.device.readPacket(this.plain, 0, READ_CAPACITY);
+        if (n === 0) break;
+        if (n > MAX_PACKET) {
+          if (this.stats.oversize++ === 0) {
+            this.log.warn(`dropping device packets longer than ${MAX_PACKET} bytes (lower the interface MTU)`);
+          }
+          continue;
+        }
+        this.stats.packetsOut++;
+        this.stats.bytesOut += n;
+        const length = direct ? n : this.pipeline.encode(this.plain, 0, n, t.sendBuffer, at);
+        if (length === 0) continue;
+        this.stats.wireOut += length;
+        if (!t.commitData(length)) this.stats.sendDrops++;
+      }
+      t.flush();
+    } catch (e) {
+      this.fail(e);
+    }
+  }
+
+  /** Reads frames from the transport and handles them (data to the device, control frames here). */
+  pumpTransport(): void {
+    try {
+      if (this.transport.receive(this) === "eof" && this.end === null) this.end = { kind: "eof" };
+      // Echo replies (and anything else queued while handling frames) go out now.
+      this.transport.flush();
+    } catch (e) {
+      this.fail(e);
+    }
+  }
+
+  /** Writes queued frames the socket could not take earlier. */
+  flushTransport(): void {
+    try {
+      this.transport.flush();
+    } catch (e) {
+      this.fail(e);
+    }
+  }
+
+  /** Runs keepalive bookkeeping due at `nowMs`. */
+  tick(nowMs: number): void {
+    const ka = this.options.keepalive;
+    if (!ka || this.end !== null || nowMs < this.nextTick) return;
+    this.nextTick = nowMs + ka.intervalSec * 1000;
+    if (this.idle > ka.maxFail) {
+      this.end = { kind: "timeout" };
+      return;
+    }
+    if (this.idle++ > 0) this.sendEcho();
+  }
+
+  private sendEcho(): void {
+    try {
+      this.transport.sendControl(ECHO_REQ);
+      this.transport.flush();
+    } catch (e) {
+      this.fail(e);
+    }
+  }
+
+  /** Ends the link on request (signal, shutdown). */
+  stop(why: string): void {
+    if (this.end === null) this.end = { kind: "stopped", why };
+  }
+
+  /**
+   * Tells the peer we are closing (CONN_CLOSE, best effort) unless it already
+   * closed or the connection failed. Does not close the device or transport.
+   */
+  sayGoodbye(): void {
+    const end = this.end;
+    if (end === null || end.kind === "closed-by-peer" || end.kind === "eof" || end.kind === "error") return;
+    try {
+      this.transport.sendControl(CONN_CLOSE);
+      this.transport.flush();
+    } catch {
+      // The peer is unreachable; it will find out by itself.
+    }
+  }
+
+  // FrameSink ---------------------------------------------------------------
+
+  /** @internal A data frame arrived. */
+  onData(buf: Uint8Array, offset: number, length: number): void {
+    this.idle = 0;
+    this.stats.wireIn += length;
+    let packet = buf;
+    let at = offset;
+    let n = length;
+    if (!this.pipeline.isEmpty) {
+      n = this.pipeline.decode(buf, offset, length);
+      if (n === 0) {
+        this.stats.decodeDrops++;
+        return;
+      }
+      packet = this.pipeline.decoded;
+      at = 0;
+    }
+    const r = this.device.writePacket(packet, at, n);
+    if (r < 0) {
+      const code = errnoName(r);
+      const seen = this.stats.deviceDrops.get(code) ?? 0;
+      this.stats.deviceDrops.set(code, seen + 1);
+      if (seen === 0) {
+        const why = code === "EIO" ? " (interface not up yet?)" : code === "EINVAL" ? " (malformed packet)" : "";
+        this.log.warn(`${this.device.name}: kernel refused a packet: ${code}${why}; dropping such packets`);
+      }
+      return;
+    }
+    this.stats.packetsIn++;
+    this.stats.bytesIn += n;
+  }
+
+  /** @internal A control frame arrived. */
+  onControl(control: number): void {
+    this.idle = 0;
+    switch (control) {
+      case ECHO_REQ:
+        if (!this.transport.sendControl(ECHO_REP)) this.stats.sendDrops++;
+        break;
+      case ECHO_REP:
+        break;
+      case CONN_CLOSE:
+        if (this.end === null) this.end = { kind: "closed-by-peer" };
+        break;
+      default:
+        this.log.debug(`ignoring ${controlName(control)}`);
+    }
+  }
+
+  /** @internal The transport discarded a frame. */
+  onBadFrame(reason: string): void {
+    if (this.stats.badFrames++ === 0) this.log.warn(`Received bad frame: ${reason}`);
+  }
+
+  /** Device and transport failures end the link; anything else is a bug and propagates. */
+  private fail(e: unknown): void {
+    if (!(e instanceof TransportError || e instanceof DeviceError)) throw e;
+    if (this.end === null) this.end = { kind: "error", message: e.message };
+  }
+}

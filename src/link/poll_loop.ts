@@ -1,0 +1,46 @@
+/**
+ * The daemon's driver for a {@link Link}: one poll() loop over the device, the
+ * socket and a wake-up pipe, in the session's worker thread. It blocks in
+ * poll() when idle (no busy waiting; the only timer is keepalive) and returns
+ * when the link ends or the wake-up pipe is written (shutdown).
+ */
+import { Errno } from "../../ffi/errno.ts";
+import { check, POLLERR, POLLHUP, POLLIN, POLLNVAL, POLLOUT, type Libc } from "../../ffi/libc.ts";
+import type { Link, LinkEnd } from "./link.ts";
+
+const WAKE = 0;
+const DEVICE = 1;
+const SOCKET = 2;
+
+/** Runs `link` until it ends; `wakeFd` readable means "stop". Returns why it ended. */
+export function runPollLoop(libc: Libc, link: Link, wakeFd: number, now: () => number = () => performance.now()): LinkEnd {
+  const fds = new Uint8Array(3 * 8);
+  const fdv = new Int32Array(fds.buffer); // fd at [2*i]
+  const ev = new Int16Array(fds.buffer); // events at [4*i+2], revents at [4*i+3]
+  fdv[2 * WAKE] = wakeFd;
+  fdv[2 * DEVICE] = link.device.fd;
+  fdv[2 * SOCKET] = link.transport.fd;
+  ev[4 * WAKE + 2] = POLLIN;
+
+  link.start(now());
+  while (link.end === null) {
+    // Read the device only while the socket keeps up; ask for POLLOUT while frames wait.
+    ev[4 * DEVICE + 2] = link.wantsDevice ? POLLIN : 0;
+    ev[4 * SOCKET + 2] = link.transport.backlog > 0 ? POLLIN | POLLOUT : POLLIN;
+    const n = libc.poll(fds, 3, link.msUntilTick(now()));
+    if (n === -Errno.EINTR) continue;
+    check(n, "link: poll()");
+    if (n > 0) {
+      if (ev[4 * WAKE + 3]) {
+        link.stop("shutdown requested");
+        break;
+      }
+      const sock = ev[4 * SOCKET + 3]!;
+      if (sock & (POLLIN | POLLERR | POLLHUP | POLLNVAL)) link.pumpTransport();
+      if (sock & POLLOUT && link.end === null) link.flushTransport();
+      if (ev[4 * DEVICE + 3]! && link.end === null) link.pumpDevice();
+    }
+    link.tick(now());
+  }
+  return link.end!;
+}

@@ -1,0 +1,167 @@
+/**
+ * TCP and UDP sockets through {@link Libc}: listen, accept, connect with a
+ * timeout, and the UDP socket vtund binds next to its TCP connection. All
+ * sockets are non-blocking and close-on-exec; waiting happens in poll().
+ */
+import {
+  AF_INET,
+  AF_INET6,
+  check,
+  IPPROTO_IPV6,
+  IPPROTO_TCP,
+  IPV6_V6ONLY,
+  POLLOUT,
+  SO_ERROR,
+  SO_KEEPALIVE,
+  SO_RCVBUF,
+  SO_REUSEADDR,
+  SO_SNDBUF,
+  SOCK_CLOEXEC,
+  SOCK_DGRAM,
+  SOCK_NONBLOCK,
+  SOCK_STREAM,
+  SOL_SOCKET,
+  SysError,
+  TCP_NODELAY,
+  type Libc,
+} from "../../ffi/libc.ts";
+import { Errno } from "../../ffi/errno.ts";
+import { decodeSockaddr, encodeSockaddr, formatEndpoint, SOCKADDR_MAX, type Endpoint } from "./address.ts";
+import { waitFor } from "./wait.ts";
+
+function setIntOption(libc: Libc, fd: number, level: number, name: number, value: number, what: string): void {
+  const v = new Int32Array([value]);
+  check(libc.setsockopt(fd, level, name, new Uint8Array(v.buffer), 4), `socket: setsockopt(${what})`);
+}
+
+function newSocket(libc: Libc, family: 4 | 6, type: number): number {
+  return check(
+    libc.socket(family === 4 ? AF_INET : AF_INET6, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0),
+    "socket: socket()",
+  );
+}
+
+/** The local address of a socket (getsockname). */
+export function localEndpoint(libc: Libc, fd: number): Endpoint {
+  const buf = new Uint8Array(SOCKADDR_MAX);
+  const len = new Uint32Array([SOCKADDR_MAX]);
+  check(libc.getsockname(fd, buf, len), "socket: getsockname()");
+  return decodeSockaddr(buf);
+}
+
+/** The peer address of a connected socket (getpeername). */
+export function peerEndpoint(libc: Libc, fd: number): Endpoint {
+  const buf = new Uint8Array(SOCKADDR_MAX);
+  const len = new Uint32Array([SOCKADDR_MAX]);
+  check(libc.getpeername(fd, buf, len), "socket: getpeername()");
+  return decodeSockaddr(buf);
+}
+
+/** Creates a listening TCP socket on `bind` (SO_REUSEADDR, backlog 10 as vtund). */
+export function listenTcp(libc: Libc, bind: Endpoint): number {
+  const fd = newSocket(libc, bind.family, SOCK_STREAM);
+  try {
+    setIntOption(libc, fd, SOL_SOCKET, SO_REUSEADDR, 1, "SO_REUSEADDR");
+    if (bind.family === 6) setIntOption(libc, fd, IPPROTO_IPV6, IPV6_V6ONLY, 0, "IPV6_V6ONLY");
+    const addr = encodeSockaddr(bind);
+    check(libc.bind(fd, addr, addr.length), `server: cannot listen on ${formatEndpoint(bind)}`, (code) =>
+      code === "EADDRINUSE"
+        ? "the port is already in use"
+        : code === "EADDRNOTAVAIL"
+        ? "no local interface has that address"
+        : code === "EACCES"
+        ? "a port below 1024 needs root"
+        : undefined);
+    check(libc.listen(fd, 10), "server: listen()");
+    return fd;
+  } catch (e) {
+    libc.close(fd);
+    throw e;
+  }
+}
+
+/** Accepts one pending connection; null if none is waiting. */
+export function acceptTcp(libc: Libc, listenFd: number): { fd: number; peer: Endpoint } | null {
+  const buf = new Uint8Array(SOCKADDR_MAX);
+  const len = new Uint32Array([SOCKADDR_MAX]);
+  const fd = libc.accept4(listenFd, buf, len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+  if (fd === -Errno.EAGAIN || fd === -Errno.EINTR || fd === -Errno.ECONNABORTED) return null;
+  check(fd, "server: accept()");
+  return { fd, peer: decodeSockaddr(buf) };
+}
+
+/**
+ * Connects a TCP socket to `to` within `timeoutMs` (optionally from `from`).
+ * Gives up early with a "cancelled" error when `wakeFd` becomes readable.
+ */
+export function connectTcp(
+  libc: Libc,
+  to: Endpoint,
+  timeoutMs: number,
+  wakeFd: number,
+  from?: Endpoint,
+): number {
+  const fd = newSocket(libc, to.family, SOCK_STREAM);
+  try {
+    setIntOption(libc, fd, SOL_SOCKET, SO_REUSEADDR, 1, "SO_REUSEADDR");
+    if (from) {
+      const local = encodeSockaddr(from);
+      check(libc.bind(fd, local, local.length), `client: cannot bind to ${formatEndpoint(from)}`);
+    }
+    const addr = encodeSockaddr(to);
+    const r = libc.connect(fd, addr, addr.length);
+    if (r < 0 && r !== -Errno.EINPROGRESS) throw new SysError(`client: connect to ${formatEndpoint(to)}`, r);
+    if (r < 0) {
+      const ready = waitFor(libc, fd, POLLOUT, timeoutMs, wakeFd);
+      if (ready === "timeout") {
+        throw new SysError(`client: connect to ${formatEndpoint(to)}`, -Errno.ETIMEDOUT, `no answer in ${timeoutMs / 1000} s`);
+      }
+      if (ready === "cancelled") throw new Error("client: connect cancelled");
+      const err = new Int32Array(1);
+      check(libc.getsockopt(fd, SOL_SOCKET, SO_ERROR, new Uint8Array(err.buffer), new Uint32Array([4])), "client: getsockopt(SO_ERROR)");
+      if (err[0] !== 0) throw new SysError(`client: connect to ${formatEndpoint(to)}`, -err[0]!);
+    }
+    return fd;
+  } catch (e) {
+    libc.close(fd);
+    throw e;
+  }
+}
+
+/** Sets what vtund sets on a TCP data connection once authenticated: SO_KEEPALIVE, TCP_NODELAY. */
+export function tuneTcpSession(libc: Libc, fd: number): void {
+  setIntOption(libc, fd, SOL_SOCKET, SO_KEEPALIVE, 1, "SO_KEEPALIVE");
+  setIntOption(libc, fd, IPPROTO_TCP, TCP_NODELAY, 1, "TCP_NODELAY");
+}
+
+/** Sets larger socket buffers (best effort; the kernel caps them at its limits). */
+export function setSocketBuffers(libc: Libc, fd: number, bytes: number): void {
+  const v = new Uint8Array(new Int32Array([bytes]).buffer);
+  libc.setsockopt(fd, SOL_SOCKET, SO_SNDBUF, v, 4);
+  libc.setsockopt(fd, SOL_SOCKET, SO_RCVBUF, v, 4);
+}
+
+/**
+ * Opens the UDP socket of a UDP session: same family, local address and port
+ * as the TCP connection `tcpFd` (SO_REUSEADDR), as vtund does.
+ */
+export function bindUdpBesideTcp(libc: Libc, tcpFd: number): { fd: number; local: Endpoint } {
+  const local = localEndpoint(libc, tcpFd);
+  const fd = newSocket(libc, local.family, SOCK_DGRAM);
+  try {
+    setIntOption(libc, fd, SOL_SOCKET, SO_REUSEADDR, 1, "SO_REUSEADDR");
+    const addr = encodeSockaddr(local);
+    check(libc.bind(fd, addr, addr.length), `udp: cannot bind to ${formatEndpoint(local)}`);
+    return { fd, local: localEndpoint(libc, fd) };
+  } catch (e) {
+    libc.close(fd);
+    throw e;
+  }
+}
+
+/** Connects a UDP socket to its peer, so that plain send/recv talk only to it. */
+export function connectUdp(libc: Libc, fd: number, peer: Endpoint): void {
+  const addr = encodeSockaddr(peer);
+  check(libc.connect(fd, addr, addr.length), `udp: connect to ${formatEndpoint(peer)}`);
+}
+

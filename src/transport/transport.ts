@@ -1,0 +1,54 @@
+/**
+ * The network side of a link: something that carries vtun frames to the peer
+ * and back. TCP (frames back to back on the stream) and UDP (one frame per
+ * datagram) implement it; tests use an in-memory fake.
+ */
+
+/** Receives the frames a transport reads. Views are only valid during the call. */
+export interface FrameSink {
+  /** A data frame: its body is `buf[offset, offset+length)`. */
+  onData(buf: Uint8Array, offset: number, length: number): void;
+  /** A control frame (CONN_CLOSE, ECHO_REQ, ECHO_REP or an unknown flag value). */
+  onControl(control: number): void;
+  /** A frame that was discarded: too long, or a datagram whose size disagrees with its header. */
+  onBadFrame(reason: string): void;
+}
+
+/** Result of {@link FrameTransport.receive}. */
+export type ReceiveStatus = "ok" | "eof";
+
+/** Carries frames to and from the peer without blocking. */
+export interface FrameTransport {
+  /** "tcp" or "udp" (or a fake's name), for logs. */
+  readonly kind: string;
+  /** The fd to poll() on; -1 for in-memory fakes. */
+  readonly fd: number;
+  /** Bytes queued for the peer and not yet written (the link stops reading the device when this grows). */
+  readonly backlog: number;
+  /** Reads what is available without blocking and hands every complete frame to `sink`. */
+  receive(sink: FrameSink): ReceiveStatus;
+  /**
+   * The buffer that offsets from {@link reserveData} point into. Senders write
+   * a frame body there directly, so a packet goes from the device read to the
+   * socket write without a copy.
+   */
+  readonly sendBuffer: Uint8Array;
+  /** Makes room for a data frame body of up to `maxLength` bytes; its offset in `sendBuffer`, or -1 if the queue is full. */
+  reserveData(maxLength: number): number;
+  /** Queues the data frame whose `length`-byte body was written at the last reserved offset. False if it was dropped. */
+  commitData(length: number): boolean;
+  /** Queues a control frame (CONN_CLOSE, ECHO_REQ, ECHO_REP). */
+  sendControl(control: number): boolean;
+  /** Writes queued frames as far as the socket takes them; true when nothing is left. */
+  flush(): boolean;
+  /** Closes the socket. */
+  close(): void;
+}
+
+/** A transport failure that ends the link (the message says what and why). */
+export class TransportError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "TransportError";
+  }
+}
