@@ -74,7 +74,7 @@ export class Logger {
 
 /** Parses a level name (for `--log-level` / `VTUNTS_LOG`). */
 export function parseLevel(text: string): Level | null {
-  return text in RANK ? (text as Level) : null;
+  return Object.hasOwn(RANK, text) ? (text as Level) : null; // not `in`: "constructor" is no level
 }
 
 /** A logger that keeps its lines in memory (tests). */

@@ -3,12 +3,14 @@
  * vtunts command-line entry point: parses the command line and the
  * configuration, then runs the server or the client. See `vtunts --help`.
  */
-import { readFileSync } from "node:fs";
+import { readFileSync, writeSync } from "node:fs";
+import { isMainThread } from "node:worker_threads";
 import { loadLibc } from "../../ffi/index.ts";
 import { loadConfig } from "../config/load.ts";
 import { ConfigError } from "../config/toml.ts";
 import { runClient } from "../daemon/client.ts";
 import { runServer } from "../daemon/server.ts";
+import { setWorkerEntry } from "../daemon/session_worker.ts";
 import { makeLogger, type LogTarget } from "../daemon/syslog.ts";
 import { ExitCode, FatalError } from "../errors.ts";
 import { VERSION } from "../version.ts";
@@ -35,17 +37,17 @@ async function run(argv: string[]): Promise<number> {
     command = parseCommandLine(argv);
   } catch (e) {
     if (e instanceof UsageError) {
-      process.stderr.write(`vtunts: ${e.message}\nTry 'vtunts --help'.\n`);
+      writeSync(2, `vtunts: ${e.message}\nTry 'vtunts --help'.\n`);
       return ExitCode.USAGE;
     }
     throw e;
   }
   if (command.kind === "help") {
-    process.stdout.write(HELP);
+    writeSync(1, HELP);
     return ExitCode.OK;
   }
   if (command.kind === "version") {
-    process.stdout.write(`vtunts ${VERSION} (vtund 3.0.x protocol; ${runtimeName()})\n`);
+    writeSync(1, `vtunts ${VERSION} (vtund 3.0.x protocol; ${runtimeName()})\n`);
     return ExitCode.OK;
   }
 
@@ -105,10 +107,16 @@ export async function main(argv: string[]): Promise<never> {
     } else {
       [message, code] = [`vtunts: internal error: ${(e as Error).stack ?? String(e)}`, ExitCode.LOCAL];
     }
-    process.stderr.write(`${message}\n`);
+    writeSync(2, `${message}\n`); // synchronous: process.exit follows
     reportFailure(message);
   }
   process.exit(code);
 }
 
-if (import.meta.main) await main(process.argv.slice(2));
+if (!isMainThread) {
+  // A session thread started from this same bundle (see setWorkerEntry).
+  await import("../daemon/worker.ts");
+} else if (import.meta.main) {
+  setWorkerEntry(new URL(import.meta.url));
+  await main(process.argv.slice(2));
+}

@@ -63,7 +63,9 @@ function lineOf(source: string, table: string, key?: string): number | null {
     const line = lines[i]!.trim();
     const header = /^\[([^\]]+)\]/.exec(line);
     if (header) {
-      current = norm(header[1]!);
+      current = norm(header[1]!).replace(/^\[/, ""); // `[[name]]` as well as `[name]`
+      // A top-level name (table "") may be the first part of a table header: `[name]`, `[name.x]`.
+      if (key !== undefined && table === "" && current.split(".")[0] === key) return i + 1;
       if (current === norm(table)) headerLine = i + 1;
       continue;
     }
@@ -71,6 +73,11 @@ function lineOf(source: string, table: string, key?: string): number | null {
       const k = /^("?)([A-Za-z0-9_-]+)\1\s*=/.exec(line);
       if (k && k[2] === key) return i + 1;
     }
+  }
+  if (headerLine === null && key === undefined && table !== "") {
+    // Not a `[table]` header: maybe `name = value` in the parent table (`options = 3`).
+    const dot = table.lastIndexOf(".");
+    return lineOf(source, dot < 0 ? "" : table.slice(0, dot), table.slice(dot + 1));
   }
   return headerLine;
 }

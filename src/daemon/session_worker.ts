@@ -26,8 +26,17 @@ export interface WorkerHooks {
   onUp?(): void;
 }
 
-/** The URL of the worker's entry module (bundled as its own entry point by scripts/build). */
-const WORKER_URL = new URL("./worker.ts", import.meta.url);
+/**
+ * The module a worker thread starts with. From source that is worker.ts; in a
+ * `bun build --compile` binary there is one bundle, so the CLI entry point
+ * registers itself (it runs worker.ts when it finds itself in a worker thread).
+ */
+let workerEntry: URL = new URL("./worker.ts", import.meta.url);
+
+/** Makes workers start from `entry` instead of worker.ts (see above). */
+export function setWorkerEntry(entry: URL): void {
+  workerEntry = entry;
+}
 
 /** A running worker thread. */
 export class SessionWorker {
@@ -51,7 +60,7 @@ export class SessionWorker {
     check(libc.pipe2(pipe, O_CLOEXEC | O_NONBLOCK), "pipe2()");
     this.wakeRead = pipe[0]!;
     this.wakeWrite = pipe[1]!;
-    this.worker = new Worker(WORKER_URL, { workerData: { ...job, wakeFd: this.wakeRead } });
+    this.worker = new Worker(workerEntry, { workerData: { ...job, wakeFd: this.wakeRead } });
     this.done = new Promise((resolve) => {
       let outcome: SessionOutcome | null = null;
       const finish = () => {

@@ -35,13 +35,14 @@ export function parseIPv6(text: string): Uint8Array | null {
   if (zone >= 0) text = text.slice(0, zone);
   const halves = text.split("::");
   if (halves.length > 2) return null;
-  const groups = (s: string): number[] | null => {
+  // A dotted IPv4 tail is allowed only at the very end of the address (`last`).
+  const groups = (s: string, last: boolean): number[] | null => {
     if (s === "") return [];
     const out: number[] = [];
     const parts = s.split(":");
     for (let i = 0; i < parts.length; i++) {
       const p = parts[i]!;
-      if (i === parts.length - 1 && p.includes(".")) {
+      if (last && i === parts.length - 1 && p.includes(".")) {
         const v4 = parseIPv4(p);
         if (!v4) return null;
         out.push((v4[0]! << 8) | v4[1]!, (v4[2]! << 8) | v4[3]!);
@@ -52,8 +53,8 @@ export function parseIPv6(text: string): Uint8Array | null {
     }
     return out;
   };
-  const head = groups(halves[0]!);
-  const tail = halves.length === 2 ? groups(halves[1]!) : [];
+  const head = groups(halves[0]!, halves.length === 1);
+  const tail = halves.length === 2 ? groups(halves[1]!, true) : [];
   if (head === null || tail === null) return null;
   const fill = 8 - head.length - tail.length;
   if (halves.length === 2 ? fill < 1 : fill !== 0) return null;
