@@ -232,8 +232,9 @@ export class Link implements FrameSink {
       const seen = this.stats.deviceDrops.get(code) ?? 0;
       this.stats.deviceDrops.set(code, seen + 1);
       if (seen === 0) {
-        const why = code === "EIO" ? " (interface not up yet?)" : code === "EINVAL" ? " (malformed packet)" : "";
-        this.log.warn(`${this.device.name}: kernel refused a packet: ${code}${why}; dropping such packets`);
+        // EIO right after start-up is expected: the peer's first packets beat our `up` commands.
+        if (code === "EIO") this.log.info(`${this.device.name} is not up yet (EIO): dropping packets until it is`);
+        else this.log.warn(`${this.device.name}: kernel refused a packet: ${code}${code === "EINVAL" ? " (malformed packet)" : ""}; dropping such packets`);
       }
       return;
     }

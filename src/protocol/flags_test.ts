@@ -60,7 +60,8 @@ describe("FLAGS of the captures", () => {
   });
 
   it("covers every successful capture (all but wrong-password and unknown-host)", () => {
-    assert.equal(vectors.length, 20);
+    assert.ok(vectors.length >= 20, `only ${vectors.length} captures`);
+    assert.ok(vectors.every((v) => v.case !== "wrong-password" && v.case !== "unknown-host"));
   });
 
   for (const v of vectors) {

@@ -46,7 +46,10 @@ export interface PortExchange {
   peerPort: number;
   /** The byte order used both ways. */
   order: PortOrder;
-  /** True when the order was detected from the peer's bytes (not the default). */
+  /**
+   * True when the peer's bytes gave the expected port, so the order comes from
+   * them (or, for a palindromic port, which fits both, from the fallback).
+   */
   detected: boolean;
 }
 
@@ -73,8 +76,11 @@ export interface PortExchangeParams {
 export async function exchangeUdpPorts(stream: ByteStream, p: PortExchangeParams): Promise<PortExchange> {
   const fallback = p.fallbackOrder ?? DEFAULT_PORT_ORDER;
   const interpret = (bytes: Uint8Array): PortExchange => {
-    const order = detectPortOrder(bytes, p.expectedPeerPort);
-    return { peerPort: decodePort(bytes, order ?? fallback), order: order ?? fallback, detected: order !== null };
+    const detected = detectPortOrder(bytes, p.expectedPeerPort);
+    // A palindromic port reads the same both ways and says nothing about the
+    // peer's byte order: answer in the fallback order, not detectPortOrder's "be".
+    const order = detected === null || bytes[0] === bytes[1] ? fallback : detected;
+    return { peerPort: decodePort(bytes, order), order, detected: detected !== null };
   };
 
   if (p.role === "server") {
