@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { eventually, requireE2E, withNetns, type Host } from "./harness.ts";
-import { startClient, startServer, waitTunnelUp, type Impl } from "./tunnels.ts";
+import { startClient, startServer, waitTunnelUp, writeServerToml, type Impl } from "./tunnels.ts";
 
 /** keepalive 2:2 gives up after (2 + 2) × 2 s = 8 s of silence (vtund's rule); allow scheduling slack. */
 const KEEPALIVE = "2:2";
@@ -124,6 +124,54 @@ describe("clean shutdown", () => {
       await client.waitFor(/opened[^\n]*\n[\s\S]*opened/, 5000);
       assert.ok(await waitTunnelUp(pair, 5000));
       assert.equal((server.output.match(/Session e2e\[[^\]]+\] opened/g) ?? []).length, 2);
+    });
+  });
+});
+
+describe("reconnecting clients", () => {
+  /** The interface index of the client's tun device, or null. */
+  const ifindex = async (host: Host) => {
+    const r = await host.exec(["ip", "-o", "link", "show", "type", "tun"]);
+    const m = /^(\d+): /.exec(r.stdout);
+    return m ? Number(m[1]) : null;
+  };
+
+  for (const persist of ["yes", "keep"] as const) {
+    it(`persist ${persist}: the client reconnects after the server restarts${persist === "keep" ? ", keeping its device" : ", with a new device"}`, async () => {
+      requireE2E();
+      await withNetns({}, async (pair) => {
+        const spec = { proto: "tcp" as const, clientPersist: persist };
+        const first = await startServer(pair, "vtunts", spec);
+        const client = startClient(pair, "vtunts", spec);
+        assert.ok(await waitTunnelUp(pair));
+        const before = await ifindex(pair.client);
+        assert.notEqual(before, null);
+        await first.stop();
+        await client.waitFor(/reconnecting in 5 s/);
+        const during = await ifindex(pair.client);
+        if (persist === "keep") assert.equal(during, before, "persist keep holds the device between sessions");
+        else assert.equal(during, null, "persist yes closes the device between sessions");
+        await startServer(pair, "vtunts", spec);
+        assert.ok(await waitTunnelUp(pair, 15_000), "tunnel back after the reconnect");
+        const after = await ifindex(pair.client);
+        if (persist === "keep") assert.equal(after, before, "same device after the reconnect");
+        else assert.notEqual(after, null);
+        assert.ok(client.running);
+      });
+    });
+  }
+
+  it("SIGHUP makes the server re-read its configuration for new connections", async () => {
+    requireE2E();
+    await withNetns({}, async (pair) => {
+      const server = await startServer(pair, "vtunts", { proto: "tcp", passwd: "old-password" });
+      const refused = startClient(pair, "vtunts", { proto: "tcp", passwd: "new-password" });
+      assert.equal(await refused.waitExit(10_000), 3);
+      writeServerToml(pair, { proto: "tcp", passwd: "new-password" });
+      server.signal("SIGHUP");
+      await server.waitFor(/SIGHUP: configuration re-read, 1 session\(s\) defined/);
+      startClient(pair, "vtunts", { proto: "tcp", passwd: "new-password" });
+      assert.ok(await waitTunnelUp(pair), "the new password works without a restart");
     });
   });
 });

@@ -23,8 +23,10 @@ export interface TunnelSpec {
   /** Extra down commands per side. */
   serverDown?: string[];
   clientDown?: string[];
-  /** Extra lines for the vtunts server's [options] table. */
+  /** TCP port (default 5000). */
   port?: number;
+  /** Client's persist setting (default "no"). */
+  clientPersist?: "yes" | "keep" | "no";
 }
 
 const SESSION = "e2e";
@@ -56,6 +58,7 @@ timeout = 10
 [hosts.${s.clientSession ?? s.session ?? SESSION}]
 passwd = ${JSON.stringify(s.clientPasswd ?? s.passwd ?? PASSWD)}
 keepalive = "${s.clientKeepalive ?? "no"}"
+persist = "${s.clientPersist ?? "no"}"
 timeout = 5
 up = ${tomlList(up(TUN_CLIENT, TUN_SERVER))}
 down = ${tomlList(s.clientDown ?? [])}
@@ -104,10 +107,15 @@ ${vtundDown(s.clientDown)}
 `;
 }
 
+/** Writes the vtunts server's configuration file (startServer does; for SIGHUP tests alone). */
+export function writeServerToml(pair: NetnsPair, spec: TunnelSpec): string {
+  return pair.file("server.toml", vtuntsServerToml(spec));
+}
+
 /** Starts the server end and waits until it listens. */
 export async function startServer(pair: NetnsPair, impl: Impl, spec: TunnelSpec): Promise<Daemon> {
   if (impl === "vtunts") {
-    const conf = pair.file("server.toml", vtuntsServerToml(spec));
+    const conf = writeServerToml(pair, spec);
     const d = pair.start(pair.server, "vtunts server", [VTUNTS, "-s", "-n", "-f", conf, "--log-level", "debug"]);
     await d.waitFor(/waiting for connections/);
     return d;
