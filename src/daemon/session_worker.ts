@@ -13,8 +13,10 @@ import { runCommands } from "./commands.ts";
 import type { KeptDevice, MainEvent, WorkerEvent, WorkerJob } from "./messages.ts";
 import type { SessionOutcome } from "./session.ts";
 
-/** Job without the wake-up fd, which the handle creates. */
-type JobSpec = WorkerJob extends infer J ? (J extends WorkerJob ? Omit<J, "wakeFd"> : never) : never;
+/** `Omit` applied to each member of a union. */
+type OmitEach<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
+/** A job without the wake-up fd, which the handle creates. */
+type JobSpec = OmitEach<WorkerJob, "wakeFd">;
 
 /** Callbacks for events that need the main thread. */
 export interface WorkerHooks {

@@ -28,9 +28,10 @@ import {
 } from "../transport/socket.ts";
 import { TcpFrameTransport } from "../transport/tcp.ts";
 import { UdpFrameTransport } from "../transport/udp.ts";
-import { waitFor } from "../transport/wait.ts";
+import { Cancelled, waitFor } from "../transport/wait.ts";
 import type { AcceptorJob, ClientJob, KeptDevice, MainEvent, ServerJob, WorkerEvent, WorkerJob } from "./messages.ts";
-import { runClientSession, runServerSession, type SessionIo, type SessionOutcome } from "./session.ts";
+import { runClientSession, runServerSession, type LinkInfo, type SessionIo, type SessionOutcome } from "./session.ts";
+import type { Link, LinkEnd } from "../link/link.ts";
 
 const port = parentPort!;
 const post = (event: WorkerEvent) => port.postMessage(event);
@@ -105,15 +106,15 @@ class WorkerIo implements SessionIo {
     };
   }
 
-  runLink(link: Parameters<SessionIo["runLink"]>[0]) {
+  runLink(link: Link): Promise<LinkEnd> {
     return Promise.resolve(runPollLoop(this.libc, link, this.wakeFd));
   }
 
-  linkUp(info: Parameters<SessionIo["linkUp"]>[0], commands: string[]): void {
+  linkUp(info: LinkInfo, commands: string[]): void {
     post({ type: "up", info, commands });
   }
 
-  async linkDown(info: Parameters<SessionIo["linkDown"]>[0], commands: string[]): Promise<void> {
+  async linkDown(info: LinkInfo, commands: string[]): Promise<void> {
     post({ type: "down", info, commands });
     await nextMessage();
   }
@@ -139,10 +140,9 @@ async function runClient(libc: Libc, job: ClientJob, log: Logger): Promise<Sessi
     log.info(`Connecting to ${formatEndpoint(job.server)}`);
     fd = connectTcp(libc, job.server, job.session.timeout * 1000, job.wakeFd);
   } catch (e) {
-    const message = (e as Error).message;
     if (job.keptDevice) post({ type: "keep-device", device: job.keptDevice });
-    if (message.endsWith("cancelled")) return null;
-    return { kind: "failed", session: job.session.name, cause: "network", message };
+    if (e instanceof Cancelled) return null;
+    return { kind: "failed", session: job.session.name, cause: "network", message: (e as Error).message };
   }
   const io = new WorkerIo(libc, fd, job.wakeFd, job.keptDevice, job.session.persist === "keep");
   try {

@@ -57,7 +57,16 @@ async function readLine(stream: ByteStream, timeoutMs: number, expecting: string
   }
 }
 
-const send = (stream: ByteStream, text: string) => stream.write(encodeRecord(text));
+async function send(stream: ByteStream, text: string): Promise<void> {
+  try {
+    await stream.write(encodeRecord(text));
+  } catch (e) {
+    if (e instanceof StreamError) {
+      throw new HandshakeError("closed", `${e.message} while sending "${text.split(/[ :]/)[0]}"`);
+    }
+    throw e;
+  }
+}
 
 /** Splits a request line the way vtund does: on spaces and colons. */
 const words = (line: string) => line.split(/[ :]+/).filter((w) => w.length > 0);

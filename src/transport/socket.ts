@@ -27,7 +27,7 @@ import {
 } from "../../ffi/libc.ts";
 import { Errno } from "../../ffi/errno.ts";
 import { decodeSockaddr, encodeSockaddr, formatEndpoint, SOCKADDR_MAX, type Endpoint } from "./address.ts";
-import { waitFor } from "./wait.ts";
+import { Cancelled, waitFor } from "./wait.ts";
 
 function setIntOption(libc: Libc, fd: number, level: number, name: number, value: number, what: string): void {
   const v = new Int32Array([value]);
@@ -116,7 +116,7 @@ export function connectTcp(
       if (ready === "timeout") {
         throw new SysError(`client: connect to ${formatEndpoint(to)}`, -Errno.ETIMEDOUT, `no answer in ${timeoutMs / 1000} s`);
       }
-      if (ready === "cancelled") throw new Error("client: connect cancelled");
+      if (ready === "cancelled") throw new Cancelled("client: connect");
       const err = new Int32Array(1);
       check(libc.getsockopt(fd, SOL_SOCKET, SO_ERROR, new Uint8Array(err.buffer), new Uint32Array([4])), "client: getsockopt(SO_ERROR)");
       if (err[0] !== 0) throw new SysError(`client: connect to ${formatEndpoint(to)}`, -err[0]!);

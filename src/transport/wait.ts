@@ -2,6 +2,14 @@
 import { Errno } from "../../ffi/errno.ts";
 import { check, POLLERR, POLLHUP, POLLIN, type Libc } from "../../ffi/libc.ts";
 
+/** Thrown when a wait was ended through the wake-up fd (shutdown). */
+export class Cancelled extends Error {
+  constructor(what: string) {
+    super(`${what} cancelled`);
+    this.name = "Cancelled";
+  }
+}
+
 /** What {@link waitFor} saw. */
 export type WaitResult = "ready" | "timeout" | "cancelled";
 
