@@ -4,6 +4,7 @@
  */
 import { spawn } from "node:child_process";
 import type { Logger } from "../log.ts";
+import { plainAddress } from "../transport/address.ts";
 import type { LinkInfo } from "./session.ts";
 
 /**
@@ -17,11 +18,11 @@ export function substitute(command: string, info: LinkInfo): string {
       case "%":
         return info.device;
       case "A":
-        return info.local.address;
+        return plainAddress(info.local);
       case "P":
         return String(info.local.port);
       case "a":
-        return info.remote.address;
+        return plainAddress(info.remote);
       case "p":
         return String(info.remote.port);
       case "h":

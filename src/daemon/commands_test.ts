@@ -38,6 +38,15 @@ describe("substitute", () => {
     assert.equal(substitute("%h", INFO), "office");
   });
 
+  it("addresses of a dual-stack server's IPv4 peer come out as IPv4", () => {
+    const mapped: LinkInfo = {
+      ...INFO,
+      local: { family: 6, address: "::ffff:10.201.0.1", port: 5000 },
+      remote: { family: 6, address: "::ffff:10.201.0.2", port: 41234 },
+    };
+    assert.equal(substitute("route add %a via %A", mapped), "route add 10.201.0.2 via 10.201.0.1");
+  });
+
   it("all escapes in one command", () => {
     assert.equal(substitute("log %h: %A:%P <-> %a:%p on %d", INFO), "log office: 10.201.0.1:5000 <-> 10.201.0.2:41234 on tun7");
   });

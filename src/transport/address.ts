@@ -127,7 +127,16 @@ export function decodeSockaddr(buf: Uint8Array): Endpoint {
   throw new Error(`address: unsupported socket address family ${family}`);
 }
 
+/**
+ * The address as people write it: an IPv4-mapped IPv6 address (how a
+ * dual-stack socket reports an IPv4 peer) as plain IPv4. For logs and `%a`/`%A`.
+ */
+export function plainAddress(ep: Endpoint): string {
+  return ep.family === 6 && /^::ffff:\d+\.\d+\.\d+\.\d+$/i.test(ep.address) ? ep.address.slice(7) : ep.address;
+}
+
 /** "1.2.3.4:5000" or "[fe80::1]:5000", for logs. */
 export function formatEndpoint(ep: Endpoint): string {
-  return ep.family === 6 ? `[${ep.address}]:${ep.port}` : `${ep.address}:${ep.port}`;
+  const address = plainAddress(ep);
+  return address.includes(":") ? `[${address}]:${ep.port}` : `${address}:${ep.port}`;
 }

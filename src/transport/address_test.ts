@@ -12,6 +12,7 @@ import {
   formatAddress,
   formatEndpoint,
   parseIPv4,
+  plainAddress,
   parseIPv6,
   SOCKADDR_MAX,
   type Endpoint,
@@ -258,5 +259,15 @@ describe("formatEndpoint", () => {
   it("IPv4 and bracketed IPv6", () => {
     assert.equal(formatEndpoint({ family: 4, address: "1.2.3.4", port: 5000 }), "1.2.3.4:5000");
     assert.equal(formatEndpoint({ family: 6, address: "fe80::1", port: 5000 }), "[fe80::1]:5000");
+  });
+});
+
+describe("plainAddress", () => {
+  it("shows an IPv4-mapped peer of a dual-stack socket as IPv4, everything else unchanged", () => {
+    assert.equal(plainAddress({ family: 6, address: "::ffff:10.201.0.2", port: 1 }), "10.201.0.2");
+    assert.equal(formatEndpoint({ family: 6, address: "::ffff:10.201.0.2", port: 7 }), "10.201.0.2:7");
+    assert.equal(plainAddress({ family: 6, address: "::ffff:a01:2", port: 1 }), "::ffff:a01:2");
+    assert.equal(plainAddress({ family: 6, address: "fd00::1", port: 1 }), "fd00::1");
+    assert.equal(plainAddress({ family: 4, address: "1.2.3.4", port: 1 }), "1.2.3.4");
   });
 });
