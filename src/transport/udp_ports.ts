@@ -32,11 +32,15 @@ export function decodePort(bytes: Uint8Array, order: PortOrder): number {
 
 /**
  * The byte order in which `bytes` encode `expectedPort`: "be", "le", or null if
- * neither matches (a NAT changed the port). A palindromic port matches both; we say "be".
+ * neither matches (a NAT changed the port). A palindromic port matches both and
+ * says nothing about the peer's order; then the answer is `prefer`.
  */
-export function detectPortOrder(bytes: Uint8Array, expectedPort: number): PortOrder | null {
-  if (decodePort(bytes, "be") === expectedPort) return "be";
-  if (decodePort(bytes, "le") === expectedPort) return "le";
+export function detectPortOrder(bytes: Uint8Array, expectedPort: number, prefer: PortOrder = "be"): PortOrder | null {
+  const be = decodePort(bytes, "be") === expectedPort;
+  const le = decodePort(bytes, "le") === expectedPort;
+  if (be && le) return prefer;
+  if (be) return "be";
+  if (le) return "le";
   return null;
 }
 
@@ -76,10 +80,8 @@ export interface PortExchangeParams {
 export async function exchangeUdpPorts(stream: ByteStream, p: PortExchangeParams): Promise<PortExchange> {
   const fallback = p.fallbackOrder ?? DEFAULT_PORT_ORDER;
   const interpret = (bytes: Uint8Array): PortExchange => {
-    const detected = detectPortOrder(bytes, p.expectedPeerPort);
-    // A palindromic port reads the same both ways and says nothing about the
-    // peer's byte order: answer in the fallback order, not detectPortOrder's "be".
-    const order = detected === null || bytes[0] === bytes[1] ? fallback : detected;
+    const detected = detectPortOrder(bytes, p.expectedPeerPort, fallback);
+    const order = detected ?? fallback;
     return { peerPort: decodePort(bytes, order), order, detected: detected !== null };
   };
 

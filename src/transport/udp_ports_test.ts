@@ -82,6 +82,7 @@ describe("detectPortOrder", () => {
   it("says be for a palindromic port, which reads the same both ways", () => {
     assert.equal(detectPortOrder(bytes(0x14, 0x14), 0x1414), "be");
     assert.equal(detectPortOrder(bytes(0x00, 0x00), 0), "be");
+    assert.equal(detectPortOrder(bytes(0x14, 0x14), 0x1414, "le"), "le", "a palindrome takes the preferred order");
   });
 
   it("returns null when neither order gives the expected port (NAT)", () => {
