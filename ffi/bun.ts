@@ -21,6 +21,7 @@ function openLibc() {
     write: { args: [i32, pointer, u64], returns: i32 },
     send: { args: [i32, pointer, u64, i32], returns: i32 },
     recv: { args: [i32, pointer, u64, i32], returns: i32 },
+    recvfrom: { args: [i32, pointer, u64, i32, pointer, pointer], returns: i32 },
     ioctl: { args: [i32, u64, pointer], returns: i32 },
     poll: { args: [pointer, u64, i32], returns: i32 },
     pipe2: { args: [pointer, i32], returns: i32 },
@@ -34,6 +35,8 @@ function openLibc() {
     setsockopt: { args: [i32, i32, i32, pointer, u32], returns: i32 },
     getsockopt: { args: [i32, i32, i32, pointer, pointer], returns: i32 },
     shutdown: { args: [i32, i32], returns: i32 },
+    socketpair: { args: [i32, i32, i32, pointer], returns: i32 },
+    mlockall: { args: [i32], returns: i32 },
     getpid: { args: [], returns: i32 },
   } as const;
   // ioctl is variadic in C; its third argument is either a pointer or an integer.
@@ -70,6 +73,8 @@ export function createBunLibc(): Libc {
     write: (fd, buf, offset, length) => fail(c.write(fd, at(buf, offset), length)),
     send: (fd, buf, offset, length, flags) => fail(c.send(fd, at(buf, offset), length, flags)),
     recv: (fd, buf, offset, length, flags) => fail(c.recv(fd, at(buf, offset), length, flags)),
+    recvfrom: (fd, buf, offset, length, flags, addr, addrLen) =>
+      fail(c.recvfrom(fd, at(buf, offset), length, flags, addr, addrLen)),
     ioctl: (fd, request, arg) => fail(c.ioctl(fd, request, arg)),
     ioctlValue: (fd, request, value) => fail(valueLib.symbols.ioctl(fd, request, value)),
     poll: (fds, nfds, timeoutMs) => fail(c.poll(fds, nfds, timeoutMs)),
@@ -84,6 +89,8 @@ export function createBunLibc(): Libc {
     setsockopt: (fd, level, name, value, len) => fail(c.setsockopt(fd, level, name, value, len)),
     getsockopt: (fd, level, name, value, len) => fail(c.getsockopt(fd, level, name, value, len)),
     shutdown: (fd, how) => fail(c.shutdown(fd, how)),
+    socketpair: (domain, type, protocol, fds) => fail(c.socketpair(domain, type, protocol, fds)),
+    mlockall: (flags) => fail(c.mlockall(flags)),
     getpid: () => c.getpid(),
   };
 }

@@ -24,6 +24,8 @@ export interface Libc {
   send(fd: number, buf: Uint8Array, offset: number, length: number, flags: number): number;
   /** recv(2) into `buf[offset, offset+length)` (sockets only). */
   recv(fd: number, buf: Uint8Array, offset: number, length: number, flags: number): number;
+  /** recvfrom(2) into `buf[offset, offset+length)`; the source address goes to `addr`, its length to `addrLen[0]` (in/out). */
+  recvfrom(fd: number, buf: Uint8Array, offset: number, length: number, flags: number, addr: Uint8Array, addrLen: Uint32Array): number;
   /** ioctl(2) whose argument is a pointer to `arg`. */
   ioctl(fd: number, request: number, arg: Uint8Array): number;
   /** ioctl(2) whose argument is the integer itself (e.g. TUNSETOFFLOAD). */
@@ -43,6 +45,10 @@ export interface Libc {
   setsockopt(fd: number, level: number, name: number, value: Uint8Array, valueLen: number): number;
   getsockopt(fd: number, level: number, name: number, value: Uint8Array, valueLen: Uint32Array): number;
   shutdown(fd: number, how: number): number;
+  /** socketpair(2); the two fds are stored into `fds[0]` and `fds[1]`. */
+  socketpair(domain: number, type: number, protocol: number, fds: Int32Array): number;
+  /** mlockall(2) (vtund's `-m`). */
+  mlockall(flags: number): number;
   getpid(): number;
 }
 
@@ -80,6 +86,7 @@ export const POLLERR = 0x008;
 export const POLLHUP = 0x010;
 export const POLLNVAL = 0x020;
 
+export const AF_UNIX = 1;
 export const AF_INET = 2;
 export const AF_INET6 = 10;
 export const SOCK_STREAM = 1;
@@ -100,3 +107,6 @@ export const SHUT_RDWR = 2;
 export const MSG_PEEK = 0x02;
 export const MSG_DONTWAIT = 0x40;
 export const MSG_NOSIGNAL = 0x4000;
+
+export const MCL_CURRENT = 1;
+export const MCL_FUTURE = 2;
