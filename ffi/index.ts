@@ -6,8 +6,11 @@ import type { Libc } from "./libc.ts";
 
 export type { Libc } from "./libc.ts";
 
+/** The JavaScript runtimes vtunts runs on. */
+export type Runtime = "bun" | "deno" | "node";
+
 /** The JavaScript runtime executing this code. */
-export function detectRuntime(): "bun" | "deno" | "node" {
+export function detectRuntime(): Runtime {
   const g = globalThis as { Bun?: unknown; Deno?: unknown };
   if (g.Bun !== undefined) return "bun";
   if (g.Deno !== undefined) return "deno";
@@ -16,19 +19,33 @@ export function detectRuntime(): "bun" | "deno" | "node" {
 
 let cached: Libc | undefined;
 
-/** The libc backend for this thread (created on first use, then reused). */
-export async function loadLibc(): Promise<Libc> {
-  if (cached) return cached;
-  const runtime = detectRuntime();
+/**
+ * Module specifiers of the Deno and Node backends, resolved at run time so that
+ * `bun build --compile` does not bundle them (nor koffi's native addon).
+ */
+const DENO_BACKEND = "./deno.ts";
+const NODE_BACKEND = "./node.ts";
+
+/** Creates the backend for `runtime` (tests use this to check each one). */
+export async function createLibc(runtime: Runtime = detectRuntime()): Promise<Libc> {
   switch (runtime) {
     case "bun": {
       const { createBunLibc } = await import("./bun.ts");
-      cached = createBunLibc();
-      return cached;
+      return createBunLibc();
     }
-    default:
-      throw new Error(
-        `ffi: the ${runtime} backend is not available yet; run vtunts with Bun (dist/vtunts or scripts/run)`,
-      );
+    case "deno": {
+      const { createDenoLibc } = (await import(new URL(DENO_BACKEND, import.meta.url).href)) as typeof import("./deno.ts");
+      return createDenoLibc();
+    }
+    case "node": {
+      const { createNodeLibc } = (await import(new URL(NODE_BACKEND, import.meta.url).href)) as typeof import("./node.ts");
+      return createNodeLibc();
+    }
   }
+}
+
+/** The libc backend for this thread (created on first use, then reused). */
+export async function loadLibc(): Promise<Libc> {
+  cached ??= await createLibc();
+  return cached;
 }

@@ -38,16 +38,18 @@ describe("parseCommandLine: server", () => {
   it("-s alone: every default", () => {
     assert.deepEqual(parseCommandLine(["-s"]), {
       kind: "server",
-      common: { configPath: "/etc/vtunts.toml", port: undefined, timeout: undefined, foreground: false, logLevel: "info" },
+      common: { configPath: "/etc/vtunts.toml", port: undefined, timeout: undefined, foreground: false, logLevel: "info", quiet: false, mlock: false, family: undefined },
       bindaddr: undefined,
+      inetd: false,
     });
   });
 
   it("all server flags", () => {
     assert.deepEqual(parseCommandLine(["-s", "-f", "/tmp/v.toml", "-P", "6000", "-L", "10.0.0.1", "-t", "15", "-n", "--log-level", "debug"]), {
       kind: "server",
-      common: { configPath: "/tmp/v.toml", port: 6000, timeout: 15, foreground: true, logLevel: "debug" },
+      common: { configPath: "/tmp/v.toml", port: 6000, timeout: 15, foreground: true, logLevel: "debug", quiet: false, mlock: false, family: undefined },
       bindaddr: "10.0.0.1",
+      inetd: false,
     });
   });
 
@@ -82,7 +84,7 @@ describe("parseCommandLine: client", () => {
   it("SESSION SERVER with every default", () => {
     assert.deepEqual(parseCommandLine(["office", "vpn.example.org"]), {
       kind: "client",
-      common: { configPath: "/etc/vtunts.toml", port: undefined, timeout: undefined, foreground: false, logLevel: "info" },
+      common: { configPath: "/etc/vtunts.toml", port: undefined, timeout: undefined, foreground: false, logLevel: "info", quiet: false, mlock: false, family: undefined },
       session: "office",
       server: "vpn.example.org",
       persist: false,
@@ -92,7 +94,7 @@ describe("parseCommandLine: client", () => {
   it("all client flags, options after positionals too", () => {
     assert.deepEqual(parseCommandLine(["-f", "c.toml", "-p", "office", "10.0.0.1", "-P", "5001", "-t", "5", "-n", "--log-level", "error"]), {
       kind: "client",
-      common: { configPath: "c.toml", port: 5001, timeout: 5, foreground: true, logLevel: "error" },
+      common: { configPath: "c.toml", port: 5001, timeout: 5, foreground: true, logLevel: "error", quiet: false, mlock: false, family: undefined },
       session: "office",
       server: "10.0.0.1",
       persist: true,
@@ -113,6 +115,24 @@ describe("parseCommandLine: client", () => {
 
   it("-L without -s", () => {
     refused(["-L", "0.0.0.0", "office", "srv"], /-L .*server option/);
+  });
+});
+
+describe("parseCommandLine: vtund's -i -q -m -4 -6", () => {
+  it("-i is inetd mode and implies a server", () => {
+    const c = server(["-i", "-f", "/x.conf"]);
+    assert.equal(c.inetd, true);
+    assert.equal(server(["-s"]).inetd, false);
+  });
+  it("-q, -m and -6 on a client", () => {
+    const c = client(["-q", "-m", "-6", "office", "srv"]);
+    assert.equal(c.common.quiet, true);
+    assert.equal(c.common.mlock, true);
+    assert.equal(c.common.family, "ipv6");
+    assert.equal(client(["-4", "office", "srv"]).common.family, "ipv4");
+  });
+  it("-4 with -6 is refused", () => {
+    refused(["-4", "-6", "office", "srv"], /-4 and -6/);
   });
 });
 

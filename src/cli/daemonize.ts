@@ -1,13 +1,15 @@
 /**
- * Running in the background without `-n`, as vtund does. Bun and Node cannot
- * fork(), so vtunts starts a detached copy of itself (new session, cwd /,
- * stdio on /dev/null) and waits until that copy reports on a pipe that it is
- * ready — listening, for a server — or why it failed. So the exit code of
+ * Running in the background without `-n`, as vtund does. Bun, Deno and Node cannot
+ * fork(), so vtunts starts a detached copy of itself under the same runtime and
+ * flags (see selfCommand): new session, cwd /, stdio on /dev/null. It waits
+ * until that copy reports on a pipe that it is ready — listening, for a
+ * server — or why it failed. So the exit code of
  * `vtunts -s` still tells a script whether the daemon came up.
  */
 import { spawn } from "node:child_process";
 import { closeSync, writeSync } from "node:fs";
 import { resolve } from "node:path";
+import { selfCommand } from "../runtime/process.ts";
 
 /** Set in the environment of the background copy. */
 export const DAEMON_ENV = "VTUNTS_DAEMON";
@@ -19,14 +21,6 @@ const REPORT_TIMEOUT_MS = 15_000;
 /** True in the background copy. */
 export function isDaemonChild(): boolean {
   return process.env[DAEMON_ENV] === "1";
-}
-
-/** The command that starts this program again (the binary, or runtime + script). */
-function selfCommand(): string[] {
-  const script = process.argv[1];
-  // A `bun build --compile` binary runs its embedded script from /$bunfs.
-  if (script === undefined || script.startsWith("/$bunfs/") || script === process.execPath) return [process.execPath];
-  return [process.execPath, resolve(script)];
 }
 
 /**

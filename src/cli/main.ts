@@ -6,6 +6,7 @@
 import { readFileSync, writeSync } from "node:fs";
 import { isMainThread } from "node:worker_threads";
 import { loadLibc } from "../../ffi/index.ts";
+import { errnoName } from "../../ffi/errno.ts";
 import { loadConfig } from "../config/load.ts";
 import { ConfigError } from "../config/toml.ts";
 import { runClient } from "../daemon/client.ts";
@@ -14,8 +15,10 @@ import { setWorkerEntry } from "../daemon/session_worker.ts";
 import { makeLogger, type LogTarget } from "../daemon/syslog.ts";
 import { ExitCode, FatalError } from "../errors.ts";
 import { VERSION } from "../version.ts";
+import { isMainModule, runtimeName, setProcessName } from "../runtime/process.ts";
 import { daemonize, isDaemonChild, reportFailure, reportReady } from "./daemonize.ts";
 import { HELP, parseCommandLine, UsageError, type Command } from "./args.ts";
+import { runConvert } from "./convert.ts";
 
 /** Linux capability needed to create TUN devices. */
 const CAP_NET_ADMIN = 12;
@@ -50,17 +53,33 @@ async function run(argv: string[]): Promise<number> {
     writeSync(1, `vtunts ${VERSION} (vtund 3.0.x protocol; ${runtimeName()})\n`);
     return ExitCode.OK;
   }
+  if (command.kind === "convert") return runConvert(command.path);
 
   const { common } = command;
   const config = loadConfig(common.configPath); // ConfigError → exit 1 (below)
   if (!hasNetAdmin()) {
     throw new FatalError("vtunts needs CAP_NET_ADMIN to create TUN devices: run it as root", ExitCode.LOCAL);
   }
-  if (!common.foreground && !isDaemonChild()) return await daemonize(argv, common.configPath);
+  // inetd mode is started per connection by inetd: never detach; stdout is the connection.
+  const inetd = command.kind === "server" && command.inetd;
+  if (!common.foreground && !inetd && !isDaemonChild()) return await daemonize(argv, common.configPath);
 
   const libc = await loadLibc();
-  const logTarget: LogTarget = isDaemonChild() ? "syslog" : "stderr";
+  const logTarget: LogTarget = isDaemonChild() || (inetd && !common.foreground) ? "syslog" : "stderr";
   const log = makeLogger(libc, logTarget, common.logLevel);
+  for (const w of config.warnings ?? []) log.warn(`${config.source}: ${w}`);
+  if (common.mlock) {
+    const MCL_CURRENT_FUTURE = 3;
+    const r = libc.mlockall(MCL_CURRENT_FUTURE);
+    if (r < 0) log.warn(`-m: mlockall failed (${errnoName(r)}); continuing without locked memory`);
+  }
+  const encrypted = [...config.sessions.values()].filter((s) => s.encrypt !== null).map((s) => s.name);
+  if (command.kind === "server" && encrypted.length > 0) {
+    log.warn(
+      `session(s) ${encrypted.join(", ")} use vtund's legacy ciphers: unauthenticated (no integrity check, ` +
+        "key = MD5 of the password); a modern authenticated mode is planned",
+    );
+  }
 
   if (command.kind === "server") {
     return await runServer(libc, config, {
@@ -70,6 +89,8 @@ async function run(argv: string[]): Promise<number> {
       logTarget,
       reload: () => loadConfig(common.configPath),
       onListening: reportReady,
+      family: common.family,
+      inetd,
     }, log);
   }
   if (!config.sessions.has(command.session)) {
@@ -83,14 +104,9 @@ async function run(argv: string[]): Promise<number> {
     persist: command.persist,
     timeout: common.timeout,
     logTarget,
+    family: common.family,
+    quiet: common.quiet,
   }, log);
-}
-
-function runtimeName(): string {
-  const g = globalThis as { Bun?: { version: string }; Deno?: { version: { deno: string } } };
-  if (g.Bun) return `bun ${g.Bun.version}`;
-  if (g.Deno) return `deno ${g.Deno.version.deno}`;
-  return `node ${process.versions.node}`;
 }
 
 /** Runs vtunts with `argv` and exits with its code. */
@@ -116,7 +132,8 @@ export async function main(argv: string[]): Promise<never> {
 if (!isMainThread) {
   // A session thread started from this same bundle (see setWorkerEntry).
   await import("../daemon/worker.ts");
-} else if (import.meta.main) {
+} else if (isMainModule(import.meta)) {
   setWorkerEntry(new URL(import.meta.url));
+  setProcessName("vtunts"); // "deno"/"node" otherwise; ignoring a failure is fine
   await main(process.argv.slice(2));
 }

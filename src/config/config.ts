@@ -2,6 +2,8 @@
  * The configuration vtunts runs on, after parsing and validation: the
  * `[options]` section and one {@link SessionConfig} per `[hosts.NAME]` table,
  * with `[default]` already merged in. Names and values follow vtund.conf(5).
+ * Both readers produce it: src/config/toml.ts (TOML) and
+ * src/config/vtund_conf.ts (vtund.conf syntax).
  */
 import type { Keepalive } from "../link/link.ts";
 import type { Proto, SessionType } from "../protocol/flags.ts";
@@ -113,6 +115,13 @@ export interface Config {
   source: string;
   options: Options;
   sessions: Map<string, SessionConfig>;
+  /**
+   * Things worth telling the user that did not stop the file from loading
+   * (vtund.conf: a session without passwd is ignored, a repeated session name
+   * keeps its first definition, …). One line each, `file:line: …`. Absent or
+   * empty when there is nothing to say.
+   */
+  warnings?: string[];
 }
 
 /** vtund's defaults. */

@@ -1,11 +1,12 @@
-/** Loads a configuration file by its format: TOML for `*.toml` (vtund.conf syntax comes later). */
+/**
+ * Loads a configuration file by its name: TOML for `*.toml`, vtund.conf
+ * syntax for anything else (gzip-compressed if it ends in `.gz`).
+ */
 import type { Config } from "./config.ts";
-import { ConfigError, loadTomlConfig } from "./toml.ts";
+import { loadTomlConfig } from "./toml.ts";
+import { loadVtundConf } from "./vtund_conf.ts";
 
-/** Reads and validates the configuration at `path`. */
+/** Reads and validates the configuration at `path`; throws a ConfigError with `file:line: …` on mistakes. */
 export function loadConfig(path: string): Config {
-  if (path.endsWith(".toml")) return loadTomlConfig(path);
-  throw new ConfigError(
-    `${path}: classic vtund.conf files are not supported by this version yet; write the configuration in TOML (a file ending in .toml, see README)`,
-  );
+  return path.endsWith(".toml") ? loadTomlConfig(path) : loadVtundConf(path);
 }

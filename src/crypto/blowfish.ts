@@ -9,6 +9,8 @@ import { P_INIT, S_INIT } from "./blowfish_tables.ts";
 
 /** Blowfish with an expanded key; encrypts and decrypts 8-byte blocks (big-endian words). */
 export class Blowfish {
+  /** Always 8. */
+  readonly blockSize = 8;
   private readonly p = new Uint32Array(18);
   private readonly s = new Uint32Array(1024);
   // Scratch pair for the Feistel network, so block operations allocate nothing.

@@ -4,6 +4,7 @@
  * ends or fails (at once after SIGHUP), as vtund does.
  */
 import { lookup } from "node:dns/promises";
+import { networkInterfaces } from "node:os";
 import type { Libc } from "../../ffi/index.ts";
 import type { Config, SessionConfig } from "../config/config.ts";
 import { ExitCode, exitCodeFor, FatalError } from "../errors.ts";
@@ -30,17 +31,38 @@ export interface ClientOptions {
   timeout?: number;
   /** Where workers log. */
   logTarget: LogTarget;
+  /** -4/-6 (else the config's family). */
+  family?: "ipv4" | "ipv6";
+  /** -q: do not log connection attempts. */
+  quiet?: boolean;
 }
 
-async function resolveServer(host: string, port: number): Promise<Endpoint> {
+async function resolveServer(host: string, port: number, want: "ipv4" | "ipv6"): Promise<Endpoint> {
   const literal = addressFamily(host);
   if (literal !== null) return { family: literal, address: host, port };
   try {
-    const { address, family } = await lookup(host);
+    const { address, family } = await lookup(host, { family: want === "ipv6" ? 6 : 4 });
     return { family: family === 6 ? 6 : 4, address, port };
   } catch (e) {
     throw new Error(`client: cannot resolve "${host}": ${(e as { code?: string }).code ?? String(e)}`);
   }
+}
+
+/** The client's source address (`srcaddr`) for a server of `family`, or undefined for any. */
+export function sourceEndpoint(session: SessionConfig, family: 4 | 6): Endpoint | undefined {
+  const src = session.srcaddr;
+  if (!src) return undefined;
+  let address = src.addr;
+  if (address === null && src.iface !== null) {
+    const addrs = networkInterfaces()[src.iface] ?? [];
+    const a = addrs.find((x) => x.family === (family === 6 ? "IPv6" : "IPv4") && !x.address.startsWith("fe80"));
+    if (!a) throw new Error(`srcaddr: interface "${src.iface}" has no IPv${family} address`);
+    address = a.address;
+  }
+  if (address === null) address = family === 6 ? "::" : "0.0.0.0";
+  const f = addressFamily(address);
+  if (f !== family) throw new Error(`srcaddr: ${address} is not an IPv${family} address like the server's`);
+  return { family, address, port: src.port ?? 0 };
 }
 
 function describe(outcome: SessionOutcome, server: string): string {
@@ -76,6 +98,7 @@ export async function runClient(libc: Libc, config: Config, opts: ClientOptions,
       current?.stop();
       wakeSleep?.();
     },
+    resetStats: () => current?.resetStats(),
     hangup: () => {
       if (current) {
         slog.info("SIGHUP received: reestablishing connection");
@@ -91,7 +114,8 @@ export async function runClient(libc: Libc, config: Config, opts: ClientOptions,
     while (!stopping) {
       reconnectNow = false;
       try {
-        const server = await resolveServer(opts.server, port);
+        const server = await resolveServer(opts.server, port, opts.family ?? config.options.family);
+        const source = sourceEndpoint(session, server.family);
         const keptDevice = kept; // the worker owns it now and hands it back at the end
         kept = null;
         current = new SessionWorker(libc, {
@@ -100,6 +124,8 @@ export async function runClient(libc: Libc, config: Config, opts: ClientOptions,
           server,
           handshakeTimeoutMs,
           keptDevice,
+          source,
+          quiet: opts.quiet ?? false,
           logLevel: log.level,
           logTarget: opts.logTarget,
         }, log, { onKeepDevice: (d) => void (kept = d) });

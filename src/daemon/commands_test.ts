@@ -10,7 +10,10 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { memoryLogger } from "../log.ts";
-import { runCommands, runShell, substitute } from "./commands.ts";
+import { commandArgv, runCommands, runShell, splitArgs, substitute } from "./commands.ts";
+import type { Command } from "../config/config.ts";
+
+const sh = (args: string): Command => ({ program: null, args, wait: true, delayAfter: 0 });
 import type { LinkInfo } from "./session.ts";
 
 const INFO: LinkInfo = {
@@ -109,7 +112,7 @@ describe("runCommands", () => {
   it("runs every command in order, after substitution", async () => {
     const out = join(dir, "order");
     const { log, lines } = memoryLogger("debug");
-    const results = await runCommands("up", [`echo 1 %d >> ${out}`, `echo 2 %h >> ${out}`], INFO, log);
+    const results = await runCommands("up", [sh(`echo 1 %d >> ${out}`), sh(`echo 2 %h >> ${out}`)], INFO, log);
     assert.deepEqual(results.map((r) => r.code), [0, 0]);
     assert.equal(readFileSync(out, "utf8"), "1 tun7\n2 office\n");
     assert.deepEqual(lines, [`debug up: echo 1 tun7 >> ${out}`, `debug up: echo 2 office >> ${out}`].map((l) => `vtunts[${process.pid}]: ${l}`));
@@ -118,7 +121,7 @@ describe("runCommands", () => {
   it("a failing command is logged with its exit code and the next one still runs", async () => {
     const out = join(dir, "after-failure");
     const { log, lines } = memoryLogger("info");
-    const results = await runCommands("down", ["true", "exit 3", "echo x >&2; exit 2", `echo ran > ${out}`], INFO, log);
+    const results = await runCommands("down", ["true", "exit 3", "echo x >&2; exit 2", `echo ran > ${out}`].map(sh), INFO, log);
     assert.deepEqual(
       results.map((r) => [r.command, r.code]),
       [
@@ -136,7 +139,7 @@ describe("runCommands", () => {
 
   it("the logged command is the substituted one", async () => {
     const { log, lines } = memoryLogger("warn");
-    await runCommands("up", ["exit 4 # %d"], INFO, log);
+    await runCommands("up", [sh("exit 4 # %d")], INFO, log);
     assert.equal(lines.length, 1);
     assert.match(lines[0]!, /up command failed: "exit 4 # tun7" exited with code 4/);
   });
@@ -145,5 +148,81 @@ describe("runCommands", () => {
     const { log, lines } = memoryLogger("debug");
     assert.deepEqual(await runCommands("up", [], INFO, log), []);
     assert.deepEqual(lines, []);
+  });
+});
+
+describe("splitArgs (vtund's argument rules)", () => {
+  it("spaces separate words; runs of spaces are one separator", () => {
+    assert.deepEqual(splitArgs("addr add  10.0.0.1/30 dev tun0"), ["addr", "add", "10.0.0.1/30", "dev", "tun0"]);
+    assert.deepEqual(splitArgs("  "), []);
+  });
+  it("single quotes group words and are removed", () => {
+    assert.deepEqual(splitArgs("-c 'echo a b' x"), ["-c", "echo a b", "x"]);
+    assert.deepEqual(splitArgs("''"), [""]);
+  });
+  it("a backslash takes the next character literally", () => {
+    assert.deepEqual(splitArgs("a\\ b c\\'d"), ["a b", "c'd"]);
+  });
+});
+
+describe("commandArgv", () => {
+  it("a program runs with split, substituted arguments; no program means /bin/sh -c", () => {
+    assert.deepEqual(commandArgv({ program: "/sbin/ip", args: "link set %d up", wait: true, delayAfter: 0 }, INFO), [
+      "/sbin/ip", "link", "set", "tun7", "up",
+    ]);
+    assert.deepEqual(commandArgv(sh("ip link set %d up"), INFO), ["/bin/sh", "-c", "ip link set tun7 up"]);
+  });
+});
+
+describe("runCommands: program form, wait and stdio", () => {
+  let dir = "";
+  before(() => {
+    dir = mkdtempSync(join(tmpdir(), "vtunts-commands-test-"));
+  });
+  after(() => {
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("runs a program by path with argv (no shell)", async () => {
+    const out = join(dir, "argv");
+    const { log } = memoryLogger("warn");
+    const r = await runCommands("up", [{ program: "/bin/sh", args: `-c 'echo \\$0 \\$1 > ${out}' %d 'a b'`, wait: true, delayAfter: 0 }], INFO, log);
+    assert.equal(r[0]!.code, 0);
+    assert.equal(readFileSync(out, "utf8"), "tun7 a b\n");
+  });
+
+  it("a command without wait does not hold up the next one", async () => {
+    const out = join(dir, "nowait");
+    const { log } = memoryLogger("warn");
+    const started = performance.now();
+    const r = await runCommands("up", [
+      { program: null, args: `sleep 1; echo slow >> ${out}`, wait: false, delayAfter: 0 },
+      sh(`echo fast >> ${out}`),
+    ], INFO, log);
+    assert.ok(performance.now() - started < 900, "the second command waited for the first");
+    assert.equal(r[0]!.code, undefined);
+    assert.equal(readFileSync(out, "utf8"), "fast\n");
+    await new Promise((res) => setTimeout(res, 1300));
+    assert.equal(readFileSync(out, "utf8"), "fast\nslow\n");
+  });
+
+  it("delayAfter pauses before the next command", async () => {
+    const { log } = memoryLogger("warn");
+    const started = performance.now();
+    await runCommands("up", [{ program: null, args: "true", wait: false, delayAfter: 0.3 }, sh("true")], INFO, log);
+    assert.ok(performance.now() - started >= 290);
+  });
+
+  it("with a stdio fd the command reads and writes that fd", async () => {
+    const { openSync, closeSync } = await import("node:fs");
+    const path = join(dir, "stdio");
+    const fd = openSync(path, "w+");
+    try {
+      const { log } = memoryLogger("warn");
+      await runCommands("up", [sh("echo through-fd")], INFO, log, fd);
+    } finally {
+      closeSync(fd);
+    }
+    assert.equal(readFileSync(path, "utf8"), "through-fd\n");
   });
 });

@@ -4,7 +4,7 @@
  * worker owns one socket and blocks in poll() on it. File descriptors are
  * process-wide, so they travel as plain numbers.
  */
-import type { SessionConfig } from "../config/config.ts";
+import type { Command, SessionConfig } from "../config/config.ts";
 import type { Level } from "../log.ts";
 import type { LogTarget } from "./syslog.ts";
 import type { Endpoint } from "../transport/address.ts";
@@ -23,6 +23,10 @@ export interface ClientJob {
   server: Endpoint;
   handshakeTimeoutMs: number;
   keptDevice: KeptDevice | null;
+  /** `srcaddr`: bind the connection to this address/port first. */
+  source?: Endpoint;
+  /** -q: do not log connection attempts. */
+  quiet: boolean;
   wakeFd: number;
   logLevel: Level;
   logTarget: LogTarget;
@@ -54,11 +58,13 @@ export type WorkerJob = ClientJob | ServerJob | AcceptorJob;
 
 /** Worker → main. */
 export type WorkerEvent =
-  | { type: "up"; info: LinkInfo; commands: string[] }
-  | { type: "down"; info: LinkInfo; commands: string[] }
+  | { type: "up"; info: LinkInfo; commands: Command[]; stdioFd: number | null }
+  | { type: "down"; info: LinkInfo; commands: Command[] }
+  | { type: "log"; level: "info" | "warn" | "error"; message: string }
+  | { type: "admit"; session: string; multi: "allow" | "deny" | "killold" }
   | { type: "keep-device"; device: KeptDevice }
   | { type: "accepted"; fd: number; peer: Endpoint }
   | { type: "done"; outcome: SessionOutcome | null };
 
 /** Main → worker. */
-export type MainEvent = { type: "down-done" };
+export type MainEvent = { type: "down-done" } | { type: "admit-reply"; verdict: true | string };

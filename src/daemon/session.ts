@@ -9,11 +9,13 @@
  * set up the data channel (TCP as is, or the UDP port exchange) → run `up`
  * commands alongside the link → link until it ends → `down` commands → close.
  */
-import type { SessionConfig } from "../config/config.ts";
+import type { Command, SessionConfig } from "../config/config.ts";
 import { DEFAULT_KEEPALIVE } from "../config/config.ts";
 import type { Device } from "../device/device.ts";
-import { Link, type Keepalive, type LinkEnd } from "../link/link.ts";
+import { Link, type Keepalive, type LinkEnd, type LinkStats } from "../link/link.ts";
 import { Pipeline } from "../link/pipeline.ts";
+import { Shaper } from "../link/shaper.ts";
+import { buildStages, describeStages } from "../link/stages.ts";
 import type { Logger } from "../log.ts";
 import { formatFlags, type SessionFlags } from "../protocol/flags.ts";
 import { clientHandshake, HandshakeError, serverHandshake } from "../protocol/handshake.ts";
@@ -39,21 +41,33 @@ export interface SessionIo {
   readonly local: Endpoint;
   /** The peer's end of the control connection. */
   readonly remote: Endpoint;
-  /** Opens (or takes over a kept) device for an authenticated session. */
+  /** Opens (or takes over a kept) device of the type in `flags` for an authenticated session. */
   openDevice(session: SessionConfig, flags: SessionFlags): Device;
   /** Frees the device: closes it, or keeps it for the next session (`persist keep`). */
   releaseDevice(device: Device): void;
   /** proto tcp: frames continue on the control connection. */
   tcpTransport(): FrameTransport;
-  /** proto udp: a UDP socket bound beside the control connection; `connect` closes TCP. */
-  bindUdp(): { local: Endpoint; connect(peer: Endpoint): FrameTransport };
+  /**
+   * proto udp: a UDP socket bound beside the control connection; `connect`
+   * closes TCP. With `awaitPeer` (NAT hack) the socket connects to wherever the
+   * peer's first datagram comes from instead.
+   */
+  bindUdp(): { local: Endpoint; connect(peer: Endpoint, options?: { awaitPeer: boolean }): FrameTransport };
   /** Runs the link until it ends (or is stopped). */
   runLink(link: Link): Promise<LinkEnd>;
-  /** The link is up: run the `up` commands (in the background). */
-  linkUp(info: LinkInfo, commands: string[]): void;
+  /**
+   * The link is up: run the `up` commands (in the background). For pipe and
+   * tty devices the commands get the device's other end as stdin/stdout.
+   */
+  linkUp(info: LinkInfo, commands: readonly Command[], device: Device): void;
   /** The link is down: run the `down` commands; resolves when they finished. */
-  linkDown(info: LinkInfo, commands: string[]): Promise<void>;
+  linkDown(info: LinkInfo, commands: readonly Command[]): Promise<void>;
+  /** `stat yes`: appends one line to the session's statistics file. */
+  appendStat(session: string, line: string): void;
 }
+
+/** How often `stat yes` writes a line (vtund: 5 minutes). */
+export const STAT_INTERVAL_MS = 300_000;
 
 /** How a session ended, for the log and the client's exit code. */
 export type SessionOutcome =
@@ -65,13 +79,19 @@ export type SessionOutcome =
 export interface ClientParams {
   /** Per-record handshake timeout (global `timeout`), ms. */
   handshakeTimeoutMs: number;
+  /** `stat yes` interval (tests shorten it). */
+  statIntervalMs?: number;
 }
 
 /** Server parameters. */
 export interface ServerParams {
   handshakeTimeoutMs: number;
+  /** `stat yes` interval (tests shorten it). */
+  statIntervalMs?: number;
   /** Looks up a session by name (the server's config). */
   findSession(name: string): SessionConfig | undefined;
+  /** After authentication: may this session run now (`multi`)? A string refuses with that reason. */
+  admit?(session: SessionConfig): Promise<true | string>;
 }
 
 /** The FLAGS a server sends for one of its sessions. */
@@ -79,20 +99,23 @@ export function flagsFor(session: SessionConfig): SessionFlags {
   return {
     proto: session.proto,
     type: session.type,
-    speed: null,
-    compress: null,
+    // The client shapes its output at the second number of `speed A:B`.
+    speed: session.speed && session.speed.toServer > 0 ? session.speed.toServer : null,
+    compress: session.compress,
     keepalive: session.keepalive !== null,
-    encrypt: null,
+    encrypt: session.encrypt,
   };
 }
 
-/** Why this build cannot run a session with `flags`, or null if it can. */
-export function unsupportedFlags(flags: SessionFlags): string | null {
-  if (flags.type !== "tun") return `session type "${flags.type}"`;
-  if (flags.encrypt !== null) return `encryption (cipher ${flags.encrypt})`;
-  if (flags.compress !== null) return `${flags.compress.method} compression`;
-  return null;
+/** The vtund `stat` file line: `"%b %d %H:%M:%S" byte_in byte_out comp_in comp_out`. */
+export function statLine(stats: LinkStats, date: Date): string {
+  const month = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"][date.getMonth()];
+  const two = (n: number) => String(n).padStart(2, "0");
+  const stamp = `${month} ${two(date.getDate())} ${two(date.getHours())}:${two(date.getMinutes())}:${two(date.getSeconds())}`;
+  return `${stamp} ${stats.bytesIn} ${stats.bytesOut} ${stats.wireIn} ${stats.wireOut}\n`;
 }
+
+let warnedLegacyCipher = false;
 
 function handshakeFailure(e: unknown, session: string | null): SessionOutcome {
   if (e instanceof HandshakeError) {
@@ -121,19 +144,10 @@ export async function runClientSession(
     return handshakeFailure(e, session.name);
   }
   log.info(`Remote server sends ${formatFlags(flags)}`);
-  const missing = unsupportedFlags(flags);
-  if (missing !== null) {
-    return {
-      kind: "failed",
-      session: session.name,
-      cause: "unsupported",
-      message: `the server's session needs ${missing}, which this version of vtunts does not support yet`,
-    };
-  }
-  if (flags.speed !== null) log.warn(`the server asks for traffic shaping (${flags.speed} kbit/s), which this version does not do`);
   // The enable bit is the server's; the timing is our own (vtund presets 30:4).
   const keepalive = flags.keepalive ? session.keepalive ?? DEFAULT_KEEPALIVE : null;
-  return await runAuthenticated(io, session, flags, keepalive, "client", log);
+  const speed = flags.speed !== null && flags.speed > 0 ? flags.speed : null;
+  return await runAuthenticated(io, session, flags, { keepalive, speed, statIntervalMs: params.statIntervalMs }, "client", log);
 }
 
 /** Runs the server side of a session on an accepted control connection. */
@@ -144,6 +158,7 @@ export async function runServerSession(io: SessionIo, params: ServerParams, log:
       const s = params.findSession(name);
       return s && { password: s.passwd, flags: flagsFor(s), config: s };
     },
+    admit: params.admit ? (_name, s) => params.admit!(s.config) : undefined,
   });
   if (!result.ok) {
     return {
@@ -153,21 +168,54 @@ export async function runServerSession(io: SessionIo, params: ServerParams, log:
     };
   }
   const session = result.session.config;
-  return await runAuthenticated(io, session, result.session.flags, session.keepalive, "server", log.forSession(session.name));
+  const speed = session.speed && session.speed.toClient > 0 ? session.speed.toClient : null;
+  return await runAuthenticated(
+    io,
+    session,
+    result.session.flags,
+    { keepalive: session.keepalive, speed, statIntervalMs: params.statIntervalMs },
+    "server",
+    log.forSession(session.name),
+  );
+}
+
+/** Link settings that differ between client and server. */
+interface LinkSettings {
+  keepalive: Keepalive | null;
+  /** Shape our output at this many kbit/s, or null. */
+  speed: number | null;
+  statIntervalMs?: number;
 }
 
 async function runAuthenticated(
   io: SessionIo,
   session: SessionConfig,
   flags: SessionFlags,
-  keepalive: Keepalive | null,
+  settings: LinkSettings,
   role: "client" | "server",
   log: Logger,
 ): Promise<SessionOutcome> {
+  // Build the frame pipeline first: a cipher we cannot set up must not leave a device behind.
+  let pipeline: Pipeline;
+  try {
+    pipeline = new Pipeline(buildStages(flags, session.passwd));
+  } catch (e) {
+    return { kind: "failed", session: session.name, cause: "unsupported", message: (e as Error).message };
+  }
+  if (flags.encrypt !== null && role === "client" && !warnedLegacyCipher) {
+    warnedLegacyCipher = true;
+    log.warn(
+      "vtund's ciphers are unauthenticated (no integrity check, key = MD5 of the password): " +
+        "anyone on the path can alter or replay traffic; a modern authenticated mode is planned",
+    );
+  }
+  // nat_hack: only the configured side waits for the peer's first datagram.
+  const natHack = flags.proto === "udp" && session.natHack === role;
   let device: Device;
   try {
     device = io.openDevice(session, flags);
   } catch (e) {
+    pipeline.close();
     return { kind: "failed", session: session.name, cause: "local", message: (e as Error).message };
   }
   let transport: FrameTransport | null = null;
@@ -189,13 +237,27 @@ async function runAuthenticated(
         log.warn(`peer announced UDP port ${exchange.peerPort}, not the expected ${io.remote.port} (NAT?); assuming ${exchange.order === "le" ? "little" : "big"}-endian`);
       }
       const remote = { ...io.remote, port: exchange.peerPort };
-      transport = udp.connect(remote);
+      transport = udp.connect(remote, { awaitPeer: natHack });
       info = { session: session.name, device: device.name, local: udp.local, remote };
     }
 
-    const link = new Link(device, transport, new Pipeline([]), { keepalive, initialEcho: true }, log);
-    log.info(`Session ${session.name}[${formatEndpoint(info.remote)}] opened: ${flags.proto}, device ${device.name}`);
-    io.linkUp(info, session.up);
+    const packetDevice = flags.type === "tun" || flags.type === "ether";
+    const link = new Link(device, transport, pipeline, {
+      keepalive: settings.keepalive,
+      initialEcho: !natHack,
+      shaper: settings.speed !== null ? new Shaper(settings.speed) : undefined,
+      stat: session.stat
+        ? { intervalMs: settings.statIntervalMs ?? STAT_INTERVAL_MS, report: (stats) => io.appendStat(session.name, statLine(stats, new Date())) }
+        : undefined,
+      dropDummyPackets: packetDevice,
+    }, log);
+    const extras = [describeStages(pipeline.stages), settings.speed !== null ? `speed ${settings.speed} kbit/s` : "", natHack ? "nat_hack" : ""]
+      .filter((x) => x !== "");
+    log.info(
+      `Session ${session.name}[${formatEndpoint(info.remote)}] opened: ${flags.proto}, ${flags.type} device ${device.name}` +
+        (extras.length ? `, ${extras.join(", ")}` : ""),
+    );
+    io.linkUp(info, session.up, device);
     const end = await io.runLink(link);
     link.sayGoodbye();
     logEnd(log, session.name, end);
@@ -210,6 +272,7 @@ async function runAuthenticated(
   } finally {
     transport?.close();
     io.releaseDevice(device);
+    pipeline.close();
   }
 }
 

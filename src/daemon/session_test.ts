@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import type { SessionConfig } from "../config/config.ts";
 import { memoryLogger } from "../log.ts";
 import { memoryIoPair } from "../../test/fakes/memory_io.ts";
-import { flagsFor, runClientSession, runServerSession, unsupportedFlags, type SessionOutcome } from "./session.ts";
+import { runClientSession, runServerSession, type SessionOutcome } from "./session.ts";
 
 const base: SessionConfig = {
   name: "office",
@@ -20,8 +20,15 @@ const base: SessionConfig = {
   persist: "no",
   keepalive: null,
   timeout: 5,
-  up: ["ip link set %% up"],
-  down: ["echo down"],
+  up: [{ program: null, args: "ip link set %% up", wait: true, delayAfter: 0 }],
+  down: [{ program: null, args: "echo down", wait: true, delayAfter: 0 }],
+  encrypt: null,
+  compress: null,
+  speed: null,
+  stat: false,
+  multi: "allow",
+  srcaddr: null,
+  natHack: null,
 };
 
 /** Runs a client and a server session against each other; `drive` acts once both links run. */
@@ -29,12 +36,13 @@ async function meet(
   serverSession: SessionConfig,
   clientSession: SessionConfig,
   drive: (pair: ReturnType<typeof memoryIoPair>) => Promise<void> | void = () => {},
+  statIntervalMs?: number,
 ) {
   const pair = memoryIoPair();
   const { log } = memoryLogger();
   const sessions = new Map([[serverSession.name, serverSession]]);
-  const server = runServerSession(pair.server, { handshakeTimeoutMs: 1000, findSession: (n) => sessions.get(n) }, log);
-  const client = runClientSession(pair.client, clientSession, { handshakeTimeoutMs: 1000 }, log);
+  const server = runServerSession(pair.server, { handshakeTimeoutMs: 1000, findSession: (n) => sessions.get(n), statIntervalMs }, log);
+  const client = runClientSession(pair.client, clientSession, { handshakeTimeoutMs: 1000, statIntervalMs }, log);
   const driving = (async () => {
     // Wait until both links run (or a session already ended), then let the test act.
     for (let i = 0; i < 500 && !(pair.client.link && pair.server.link); i++) {
@@ -121,10 +129,63 @@ describe("sessions meeting in memory", () => {
     assert.ok(pair.server.record.ranMs >= 3000 && pair.server.record.ranMs <= 3100, `timed out at (1+2)×1 s, ran ${pair.server.record.ranMs} ms`);
   });
 
-  it("the client refuses flags it cannot honour instead of running without them", () => {
-    assert.equal(unsupportedFlags(flagsFor(base)), null);
-    assert.match(unsupportedFlags({ ...flagsFor(base), encrypt: 10 }) ?? "", /encryption/);
-    assert.match(unsupportedFlags({ ...flagsFor(base), compress: { method: "lzo", level: 9 } }) ?? "", /lzo/);
-    assert.match(unsupportedFlags({ ...flagsFor(base), type: "ether" }) ?? "", /ether/);
+});
+
+describe("sessions with the server's encryption, compression and options", () => {
+  const variants: Array<[string, Partial<SessionConfig>]> = [
+    ["tcp aes128cbc + zlib:6", { encrypt: 10, compress: { method: "zlib", level: 6 } }],
+    ["udp blowfish128ofb + lzo:1", { proto: "udp", encrypt: 4, compress: { method: "lzo", level: 1 } }],
+    ["tcp oldblowfish128ecb", { encrypt: 999 }],
+    ["udp aes256cfb", { proto: "udp", encrypt: 15 }],
+  ];
+  for (const [label, extra] of variants) {
+    it(`${label}: the client follows the server's FLAGS and packets cross intact`, async () => {
+      const { pair, client } = await meet({ ...base, ...extra }, base, (p) => {
+        const toServer = [ip(92), ip(1400), ip(33)];
+        const toClient = [ip(60), ip(2048)];
+        const cdev = p.client.record.devicesOpened[0]!;
+        const sdev = p.server.record.devicesOpened[0]!;
+        toServer.forEach((x) => cdev.inject(x));
+        toClient.forEach((x) => sdev.inject(x));
+        p.client.onStep = (_now, link) => {
+          if (sdev.written.length === toServer.length && cdev.written.length === toClient.length) {
+            assert.deepEqual(sdev.written, toServer);
+            assert.deepEqual(cdev.written, toClient);
+            link.stop("test done");
+          }
+          if (_now > 20_000) throw new Error("packets did not cross");
+        };
+      });
+      assert.deepEqual(ended(client).end, { kind: "stopped", why: "test done" });
+      assert.equal(pair.client.record.transport?.kind, extra.proto ?? "tcp");
+    });
+  }
+
+  it("the server's session type decides the client's device type", async () => {
+    const { pair } = await meet({ ...base, type: "ether" }, { ...base, type: "tun" }, (p) => {
+      p.client.onStep = (_now, link) => link.stop("test done");
+    });
+    assert.deepEqual(pair.client.record.deviceTypes, ["ether"]);
+    assert.deepEqual(pair.server.record.deviceTypes, ["ether"]);
+  });
+
+  it("nat_hack server: only the server waits for the peer's first datagram", async () => {
+    const { pair } = await meet({ ...base, proto: "udp", natHack: "server" }, { ...base, natHack: "server" }, (p) => {
+      p.client.onStep = (_now, link) => link.stop("test done");
+    });
+    assert.equal(pair.server.record.awaitPeer, true);
+    assert.equal(pair.client.record.awaitPeer, false, "a client with nat_hack server does not wait");
+  });
+
+  it("stat yes: vtund's line format with the device-side and wire-side byte counts", async () => {
+    const { pair } = await meet({ ...base, stat: true }, { ...base, stat: true }, (p) => {
+      p.client.record.devicesOpened[0]!.inject(ip(100));
+      p.client.onStep = (now, link) => {
+        if (now > 1_100) link.stop("test done");
+      };
+    }, 500);
+    // The memory io steps 10 ms per step on a simulated clock: 500 ms intervals → 2 lines.
+    assert.ok(pair.client.record.stat.length >= 1, "client wrote stat lines");
+    assert.match(pair.client.record.stat[0]!, /^[A-Z][a-z]{2} \d{2} \d{2}:\d{2}:\d{2} 0 100 0 100\n$/);
   });
 });

@@ -4,12 +4,14 @@
  * it ended. `stop()` writes to the wake-up pipe, which ends any poll() wait
  * in the worker (a blocked FFI call cannot be interrupted any other way).
  */
-import { Worker } from "node:worker_threads";
+import type { Worker } from "node:worker_threads";
 import type { Libc } from "../../ffi/index.ts";
 import { check, O_CLOEXEC, O_NONBLOCK } from "../../ffi/libc.ts";
+import { startWorker } from "../runtime/worker.ts";
 import type { Logger } from "../log.ts";
 import type { Endpoint } from "../transport/address.ts";
 import { runCommands } from "./commands.ts";
+import { WAKE_RESET_STATS } from "../link/poll_loop.ts";
 import type { KeptDevice, MainEvent, WorkerEvent, WorkerJob } from "./messages.ts";
 import type { SessionOutcome } from "./session.ts";
 
@@ -26,6 +28,8 @@ export interface WorkerHooks {
   onKeepDevice?(device: KeptDevice): void;
   /** The session authenticated and its link is up. */
   onUp?(): void;
+  /** A server session authenticated: may it run (`multi`)? */
+  onAdmit?(session: string, multi: "allow" | "deny" | "killold", worker: SessionWorker): Promise<true | string>;
 }
 
 /**
@@ -46,6 +50,8 @@ export class SessionWorker {
   readonly done: Promise<SessionOutcome | null>;
   /** True once the session authenticated (its link came up). */
   authenticated = false;
+  /** The session this worker runs, once admitted. */
+  session: string | null = null;
   private readonly wakeRead: number;
   private readonly wakeWrite: number;
   private upCommands: Promise<unknown> = Promise.resolve();
@@ -62,7 +68,7 @@ export class SessionWorker {
     check(libc.pipe2(pipe, O_CLOEXEC | O_NONBLOCK), "pipe2()");
     this.wakeRead = pipe[0]!;
     this.wakeWrite = pipe[1]!;
-    this.worker = new Worker(workerEntry, { workerData: { ...job, wakeFd: this.wakeRead } });
+    this.worker = startWorker(workerEntry, { ...job, wakeFd: this.wakeRead });
     this.done = new Promise((resolve) => {
       let outcome: SessionOutcome | null = null;
       const finish = () => {
@@ -81,7 +87,11 @@ export class SessionWorker {
             this.authenticated = true;
             hooks.onUp?.();
             const log = this.log.forSession(event.info.session);
-            this.upCommands = runCommands("up", event.commands, event.info, log);
+            const stdioFd = event.stdioFd;
+            this.upCommands = runCommands("up", event.commands, event.info, log, stdioFd).finally(() => {
+              // The commands hold their own copies now (pipe/tty); ours would keep the stream open.
+              if (stdioFd !== null) this.libc.close(stdioFd);
+            });
             break;
           }
           case "down": {
@@ -91,6 +101,17 @@ export class SessionWorker {
               .finally(() => this.worker.postMessage({ type: "down-done" } satisfies MainEvent));
             break;
           }
+          case "admit": {
+            const decide = hooks.onAdmit ? hooks.onAdmit(event.session, event.multi, this) : Promise.resolve(true as const);
+            void decide.then((verdict) => {
+              if (verdict === true) this.session = event.session;
+              if (!this.finished) this.worker.postMessage({ type: "admit-reply", verdict } satisfies MainEvent);
+            });
+            break;
+          }
+          case "log":
+            this.log[event.level](event.message);
+            break;
           case "keep-device":
             hooks.onKeepDevice?.(event.device);
             break;
@@ -109,6 +130,12 @@ export class SessionWorker {
       });
       this.worker.on("exit", finish);
     });
+  }
+
+  /** Zeroes the link's traffic counters (SIGUSR1); only while the link runs. */
+  resetStats(): void {
+    if (this.finished || !this.authenticated) return;
+    this.libc.write(this.wakeWrite, new Uint8Array([WAKE_RESET_STATS]), 0, 1);
   }
 
   /** Asks the worker to end its session (or stop accepting) as soon as possible. */

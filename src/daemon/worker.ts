@@ -10,6 +10,10 @@ import { loadLibc, type Libc } from "../../ffi/index.ts";
 import { POLLIN } from "../../ffi/libc.ts";
 import type { SessionConfig } from "../config/config.ts";
 import { openTun, TunDevice } from "../device/tun.ts";
+import { openPipe, openPty, StreamDevice } from "../device/stream.ts";
+import { appendFileSync, mkdirSync } from "node:fs";
+import type { Command } from "../config/config.ts";
+import type { SessionFlags } from "../protocol/flags.ts";
 import type { Device } from "../device/device.ts";
 import { runPollLoop } from "../link/poll_loop.ts";
 import type { Logger } from "../log.ts";
@@ -35,6 +39,12 @@ import type { Link, LinkEnd } from "../link/link.ts";
 
 const port = parentPort!;
 const post = (event: WorkerEvent) => port.postMessage(event);
+
+/** Where `stat yes` writes (vtund's directory; VTUNTS_STAT_DIR overrides it, e.g. in tests). */
+const STAT_DIR = process.env.VTUNTS_STAT_DIR ?? "/var/log/vtund";
+
+/** `stat yes` interval; VTUNTS_STAT_INTERVAL (seconds) shortens it for tests. */
+const STAT_INTERVAL_MS = process.env.VTUNTS_STAT_INTERVAL ? Number(process.env.VTUNTS_STAT_INTERVAL) * 1000 : undefined;
 
 /** Socket buffers for data connections (wireguard-go uses 7 MB; the kernel caps to its limits). */
 const SOCKET_BUFFER = 4 * 1024 * 1024;
@@ -63,17 +73,19 @@ class WorkerIo implements SessionIo {
     this.remote = peerEndpoint(libc, tcpFd);
   }
 
-  openDevice(session: SessionConfig): Device {
+  openDevice(session: SessionConfig, flags: SessionFlags): Device {
+    if (flags.type === "pipe") return openPipe(this.libc);
+    if (flags.type === "tty") return openPty(this.libc);
     if (this.keptDevice) {
       const { fd, name } = this.keptDevice;
       this.keptDevice = null;
       return new TunDevice(this.libc, fd, name);
     }
-    return openTun(this.libc, { mode: session.type === "ether" ? "tap" : "tun", name: session.device ?? undefined });
+    return openTun(this.libc, { mode: flags.type === "ether" ? "tap" : "tun", name: session.device ?? undefined });
   }
 
   releaseDevice(device: Device): void {
-    if (this.keepDevice) {
+    if (this.keepDevice && device instanceof TunDevice) {
       // persist keep: the main thread holds the fd for the next session.
       post({ type: "keep-device", device: { fd: device.fd, name: device.name } });
     } else {
@@ -92,16 +104,17 @@ class WorkerIo implements SessionIo {
     const { fd, local } = bindUdpBesideTcp(this.libc, this.tcpFd);
     return {
       local,
-      connect: (peer: Endpoint) => {
+      connect: (peer: Endpoint, options?: { awaitPeer: boolean }) => {
+        const awaitPeer = options?.awaitPeer ?? false;
         try {
-          connectUdp(this.libc, fd, peer);
+          if (!awaitPeer) connectUdp(this.libc, fd, peer);
           setSocketBuffers(this.libc, fd, SOCKET_BUFFER);
         } catch (e) {
           this.libc.close(fd);
           throw e;
         }
         this.closeControl();
-        return new UdpFrameTransport(this.libc, fd);
+        return new UdpFrameTransport(this.libc, fd, { awaitPeer });
       },
     };
   }
@@ -110,14 +123,27 @@ class WorkerIo implements SessionIo {
     return Promise.resolve(runPollLoop(this.libc, link, this.wakeFd));
   }
 
-  linkUp(info: LinkInfo, commands: string[]): void {
-    post({ type: "up", info, commands });
+  linkUp(info: LinkInfo, commands: readonly Command[], device: Device): void {
+    // pipe/tty: the main thread starts the commands on the device's other end, then closes it.
+    const stdioFd = device instanceof StreamDevice ? device.takeProgramFd() : null;
+    post({ type: "up", info, commands: [...commands], stdioFd });
   }
 
-  async linkDown(info: LinkInfo, commands: string[]): Promise<void> {
-    post({ type: "down", info, commands });
+  async linkDown(info: LinkInfo, commands: readonly Command[]): Promise<void> {
+    post({ type: "down", info, commands: [...commands] });
     await nextMessage();
   }
+
+  appendStat(session: string, line: string): void {
+    try {
+      mkdirSync(STAT_DIR, { recursive: true });
+      appendFileSync(`${STAT_DIR}/${session.slice(0, 20)}`, line);
+    } catch (e) {
+      if (!this.statFailed) post({ type: "log", level: "warn", message: `stat: cannot write ${STAT_DIR}/${session}: ${(e as { code?: string }).code ?? e}` });
+      this.statFailed = true;
+    }
+  }
+  private statFailed = false;
 
   /** Hands a kept device that this session did not get to use back to the main thread. */
   returnUnusedDevice(): void {
@@ -137,8 +163,8 @@ class WorkerIo implements SessionIo {
 async function runClient(libc: Libc, job: ClientJob, log: Logger): Promise<SessionOutcome | null> {
   let fd: number;
   try {
-    log.info(`Connecting to ${formatEndpoint(job.server)}`);
-    fd = connectTcp(libc, job.server, job.session.timeout * 1000, job.wakeFd);
+    if (!job.quiet) log.info(`Connecting to ${formatEndpoint(job.server)}`);
+    fd = connectTcp(libc, job.server, job.session.timeout * 1000, job.wakeFd, job.source);
   } catch (e) {
     if (job.keptDevice) post({ type: "keep-device", device: job.keptDevice });
     if (e instanceof Cancelled) return null;
@@ -146,7 +172,7 @@ async function runClient(libc: Libc, job: ClientJob, log: Logger): Promise<Sessi
   }
   const io = new WorkerIo(libc, fd, job.wakeFd, job.keptDevice, job.session.persist === "keep");
   try {
-    return await runClientSession(io, job.session, { handshakeTimeoutMs: job.handshakeTimeoutMs }, log);
+    return await runClientSession(io, job.session, { handshakeTimeoutMs: job.handshakeTimeoutMs, statIntervalMs: STAT_INTERVAL_MS }, log);
   } finally {
     io.returnUnusedDevice();
     io.closeControl();
@@ -159,7 +185,17 @@ async function runServer(libc: Libc, job: ServerJob, log: Logger): Promise<Sessi
   try {
     return await runServerSession(
       io,
-      { handshakeTimeoutMs: job.handshakeTimeoutMs, findSession: (name) => sessions.get(name) },
+      {
+        handshakeTimeoutMs: job.handshakeTimeoutMs,
+        statIntervalMs: STAT_INTERVAL_MS,
+        findSession: (name) => sessions.get(name),
+        // multi: the main thread knows which sessions run in other workers.
+        admit: async (session) => {
+          post({ type: "admit", session: session.name, multi: session.multi });
+          const reply = await nextMessage();
+          return reply.type === "admit-reply" ? reply.verdict : "internal error: no admission reply";
+        },
+      },
       log.forSession(formatEndpoint(job.peer)),
     );
   } finally {

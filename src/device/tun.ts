@@ -13,6 +13,30 @@ export const TUNSETIFF = 0x400454ca;
 export const IFF_TUN = 0x0001;
 export const IFF_TAP = 0x0002;
 export const IFF_NO_PI = 0x1000;
+/** TUNSETIFF flag: every packet is preceded by a virtio_net_hdr (src/device/vnet_header.ts). */
+export const IFF_VNET_HDR = 0x4000;
+/** ioctl TUNSETVNETHDRSZ (argument: pointer to int). */
+export const TUNSETVNETHDRSZ = 0x400454d8;
+/** ioctl TUNSETOFFLOAD (argument: the TUN_F_* flags themselves). */
+export const TUNSETOFFLOAD = 0x400454d0;
+/** TUNSETOFFLOAD flags: checksum offload (required by all the others), TSO for IPv4/IPv6, TSO with ECN (CWR), USO (IPv4 and IPv6 only together). */
+export const TUN_F_CSUM = 0x01;
+export const TUN_F_TSO4 = 0x02;
+export const TUN_F_TSO6 = 0x04;
+export const TUN_F_TSO_ECN = 0x08;
+export const TUN_F_USO4 = 0x20;
+export const TUN_F_USO6 = 0x40;
+/** Size of the virtio_net_hdr we ask for with TUNSETVNETHDRSZ. */
+export const TUN_VNET_HDR_LEN = 10;
+
+// Offload sets to try, richest first: older kernels refuse USO (before 6.2)
+// with EINVAL, and the whole request fails if one flag is unknown.
+const OFFLOAD_CHOICES = [
+  TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6 | TUN_F_TSO_ECN | TUN_F_USO4 | TUN_F_USO6,
+  TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6 | TUN_F_TSO_ECN,
+  TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6,
+  TUN_F_CSUM,
+];
 /** Longest interface name (IFNAMSIZ - 1). */
 export const IFNAME_MAX = 15;
 
@@ -24,6 +48,13 @@ export interface TunRequest {
   mode: "tun" | "tap";
   /** Interface name; empty or undefined lets the kernel pick (`tun%d`/`tap%d`). */
   name?: string;
+  /**
+   * Open with `IFF_VNET_HDR` (a 10-byte virtio_net_hdr before every packet,
+   * both ways) and enable as many offloads as the kernel accepts (see
+   * {@link TunDevice.offloads}). Packets read then need splitting
+   * (gso_split.ts) and packets written a header (gro_coalesce.ts).
+   */
+  offload?: boolean;
 }
 
 /** Builds the 40-byte `struct ifreq` for TUNSETIFF: name at 0..15, flags (u16, host order) at 16. */
@@ -55,7 +86,7 @@ export function openTun(libc: Libc, request: TunRequest): TunDevice {
         : undefined,
   );
   try {
-    const flags = (request.mode === "tap" ? IFF_TAP : IFF_TUN) | IFF_NO_PI;
+    const flags = (request.mode === "tap" ? IFF_TAP : IFF_TUN) | IFF_NO_PI | (request.offload ? IFF_VNET_HDR : 0);
     const ifreq = encodeIfreq(request.name ?? "", flags);
     const r = libc.ioctl(fd, TUNSETIFF, ifreq);
     if (r < 0) {
@@ -68,7 +99,18 @@ export function openTun(libc: Libc, request: TunRequest): TunDevice {
         : undefined;
       throw new SysError("tun: TUNSETIFF failed", r, hint);
     }
-    return new TunDevice(libc, fd, ifreqName(ifreq));
+    if (!request.offload) return new TunDevice(libc, fd, ifreqName(ifreq));
+    const size = new Uint8Array(4);
+    new DataView(size.buffer).setInt32(0, TUN_VNET_HDR_LEN, true);
+    check(libc.ioctl(fd, TUNSETVNETHDRSZ, size), "tun: TUNSETVNETHDRSZ failed");
+    let offloads = 0;
+    for (const choice of OFFLOAD_CHOICES) {
+      if (libc.ioctlValue(fd, TUNSETOFFLOAD, choice) >= 0) {
+        offloads = choice;
+        break;
+      }
+    }
+    return new TunDevice(libc, fd, ifreqName(ifreq), true, offloads);
   } catch (e) {
     libc.close(fd);
     throw e;
@@ -83,6 +125,10 @@ export class TunDevice implements Device {
     private readonly libc: Libc,
     readonly fd: number,
     readonly name: string,
+    /** Every packet read or written starts with a 10-byte virtio_net_hdr (opened with `offload`). */
+    readonly vnetHeader = false,
+    /** The TUN_F_* offloads the kernel accepted (0 without `offload`). */
+    readonly offloads = 0,
   ) {}
 
   readPacket(buf: Uint8Array, offset: number, capacity: number): number {

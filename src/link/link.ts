@@ -14,9 +14,10 @@ import type { Device } from "../device/device.ts";
 import { DeviceError } from "../device/device.ts";
 import { errnoName } from "../../ffi/errno.ts";
 import type { Logger } from "../log.ts";
-import { CONN_CLOSE, controlName, ECHO_REP, ECHO_REQ, MAX_PACKET } from "../protocol/frame.ts";
+import { CONN_CLOSE, controlName, ECHO_REP, ECHO_REQ, MAX_FRAME_BODY, MAX_PACKET } from "../protocol/frame.ts";
 import { TransportError, type FrameSink, type FrameTransport } from "../transport/transport.ts";
 import type { Pipeline } from "./pipeline.ts";
+import type { Shaper } from "./shaper.ts";
 
 /** Keepalive timing (vtund `keepalive interval:count`; `yes` = 30:4). */
 export interface Keepalive {
@@ -30,6 +31,16 @@ export interface LinkOptions {
   keepalive: Keepalive | null;
   /** Send an ECHO_REQ as soon as the link starts (vtund does, except on a NAT-hack side). */
   initialEcho: boolean;
+  /** Limits what this side sends (`speed`), or absent. */
+  shaper?: Shaper;
+  /** Calls `report` every `intervalMs` with the counters (`stat yes`), or absent. */
+  stat?: { intervalMs: number; report(stats: LinkStats): void };
+  /**
+   * Drop received 1-byte packets instead of writing them to the device: they
+   * are a peer's resync "dummy" frames (vtund sends one after a cipher resync),
+   * never real packets on a tun or tap device. False for pipe and tty.
+   */
+  dropDummyPackets?: boolean;
 }
 
 /** Why a link ended. */
@@ -61,6 +72,15 @@ export class LinkStats {
   decodeDrops = 0;
   /** Frames the transport could not queue. */
   sendDrops = 0;
+  /** 1-byte resync frames received from the peer and dropped. */
+  dummyFrames = 0;
+
+  /** Zeroes every counter (vtund's SIGUSR1). */
+  reset(): void {
+    this.packetsOut = this.bytesOut = this.packetsIn = this.bytesIn = this.wireOut = this.wireIn = 0;
+    this.oversize = this.badFrames = this.decodeDrops = this.sendDrops = this.dummyFrames = 0;
+    this.deviceDrops.clear();
+  }
 
   /** One-line summary for the session-closed log line. */
   summary(): string {
@@ -88,6 +108,7 @@ export class Link implements FrameSink {
   readonly stats = new LinkStats();
   private idle = 0;
   private nextTick = Number.POSITIVE_INFINITY;
+  private nextStat = Number.POSITIVE_INFINITY;
   private readonly plain = new Uint8Array(READ_CAPACITY);
 
   constructor(
@@ -101,17 +122,29 @@ export class Link implements FrameSink {
   /** Starts the link at time `nowMs` (monotonic ms): sends the first ECHO_REQ. */
   start(nowMs: number): void {
     if (this.options.keepalive) this.nextTick = nowMs + this.options.keepalive.intervalSec * 1000;
+    if (this.options.stat) this.nextStat = nowMs + this.options.stat.intervalMs;
     if (this.options.initialEcho) this.sendEcho();
   }
 
   /** True while the link wants device packets (false while the socket is backed up). */
   get wantsDevice(): boolean {
-    return this.end === null && this.transport.backlog < HIGH_WATER;
+    return this.end === null && this.transport.backlog < HIGH_WATER && (this.options.shaper?.allows() ?? true);
   }
 
-  /** Milliseconds until `tick` has work, or -1 for none (no keepalive). */
+  /** Milliseconds until `tick` has work (keepalive, stat, or the shaper allowing more), or -1 for none. */
   msUntilTick(nowMs: number): number {
-    return this.nextTick === Number.POSITIVE_INFINITY ? -1 : Math.max(0, Math.ceil(this.nextTick - nowMs));
+    let ms = Math.min(this.nextTick, this.nextStat) - nowMs;
+    const shaper = this.options.shaper;
+    if (shaper && this.end === null && this.transport.backlog < HIGH_WATER) {
+      const wait = shaper.msUntilAllowed();
+      if (wait > 0) ms = Math.min(ms, wait);
+    }
+    return ms === Number.POSITIVE_INFINITY ? -1 : Math.max(0, Math.ceil(ms));
+  }
+
+  /** Zeroes the traffic counters (SIGUSR1). */
+  resetStats(): void {
+    this.stats.reset();
   }
 
   /** Moves waiting device packets to the transport, then writes them out. */
@@ -120,7 +153,9 @@ export class Link implements FrameSink {
       const t = this.transport;
       const direct = this.pipeline.isEmpty;
       const room = direct ? READ_CAPACITY : this.pipeline.maxEncoded(READ_CAPACITY);
+      const shaper = this.options.shaper;
       for (let i = 0; i < DEVICE_BATCH && t.backlog < HIGH_WATER; i++) {
+        if (shaper && !shaper.allows()) break;
         const at = t.reserveData(room);
         if (at < 0) break;
         // Without stages the packet is read straight into the socket's send buffer.
@@ -138,8 +173,16 @@ export class Link implements FrameSink {
         this.stats.bytesOut += n;
         const length = direct ? n : this.pipeline.encode(this.plain, 0, n, t.sendBuffer, at);
         if (length === 0) continue;
+        if (length > MAX_FRAME_BODY) {
+          // vtund drops frames longer than this; do not send what the peer must discard.
+          if (this.stats.oversize++ === 0) this.log.warn(`dropping a packet that encodes to ${length} bytes (more than ${MAX_FRAME_BODY}); lower the MTU`);
+          continue;
+        }
         this.stats.wireOut += length;
+        shaper?.consume(length);
         if (!t.commitData(length)) this.stats.sendDrops++;
+        // A cipher that just sent "rsyn" asks for a dummy frame right behind it (vtund does).
+        if (!direct && this.pipeline.takeDummyRequest()) this.sendDummy();
       }
       t.flush();
     } catch (e) {
@@ -169,6 +212,11 @@ export class Link implements FrameSink {
 
   /** Runs keepalive bookkeeping due at `nowMs`. */
   tick(nowMs: number): void {
+    const stat = this.options.stat;
+    if (stat && nowMs >= this.nextStat) {
+      this.nextStat = nowMs + stat.intervalMs;
+      stat.report(this.stats);
+    }
     const ka = this.options.keepalive;
     if (!ka || this.end !== null || nowMs < this.nextTick) return;
     this.nextTick = nowMs + ka.intervalSec * 1000;
@@ -183,6 +231,26 @@ export class Link implements FrameSink {
     try {
       this.transport.sendControl(ECHO_REQ);
       this.transport.flush();
+    } catch (e) {
+      this.fail(e);
+    }
+  }
+
+  /**
+   * Sends a 1-byte data frame through the pipeline, as vtund's `send_a_packet`
+   * does to carry a cipher resync (`rsyn`, or a fresh `ivec` header).
+   */
+  private sendDummy(): void {
+    try {
+      const t = this.transport;
+      // Encoding a dummy may itself ask for one more (rsyn, then a fresh ivec): at most a few.
+      for (let i = 0; i < 3; i++) {
+        const at = t.reserveData(this.pipeline.maxEncoded(1));
+        if (at < 0) return;
+        const length = this.pipeline.encode(this.plain, 0, 1, t.sendBuffer, at);
+        if (length > 0 && !t.commitData(length)) this.stats.sendDrops++;
+        if (!this.pipeline.takeDummyRequest()) break;
+      }
     } catch (e) {
       this.fail(e);
     }
@@ -219,12 +287,18 @@ export class Link implements FrameSink {
     let n = length;
     if (!this.pipeline.isEmpty) {
       n = this.pipeline.decode(buf, offset, length);
+      // A cipher that lost sync asks us to send vtund's 1-byte dummy frame (see src/crypto).
+      if (this.pipeline.takeDummyRequest()) this.sendDummy();
       if (n === 0) {
         this.stats.decodeDrops++;
         return;
       }
       packet = this.pipeline.decoded;
       at = 0;
+    }
+    if (n === 1 && this.options.dropDummyPackets) {
+      this.stats.dummyFrames++;
+      return;
     }
     const r = this.device.writePacket(packet, at, n);
     if (r < 0) {

@@ -19,6 +19,13 @@ export interface FrameStage {
   encode(src: Uint8Array, srcAt: number, length: number, dst: Uint8Array, dstAt: number): number;
   /** The inverse of `encode`, for received frames; 0 drops the frame. */
   decode(src: Uint8Array, srcAt: number, length: number, dst: Uint8Array, dstAt: number): number;
+  /**
+   * True once when the last `decode` decided that the link must send a 1-byte
+   * frame through the pipeline (vtund's cipher resync); absent = never.
+   */
+  takeDummyRequest?(): boolean;
+  /** Frees native resources (e.g. zlib streams) at the end of the session. */
+  close?(): void;
 }
 
 /** Size of each scratch buffer: a 12-bit frame length plus room for stage overheads. */
@@ -35,6 +42,18 @@ export class Pipeline {
   /** True when packets pass unchanged (and the link can skip copying). */
   get isEmpty(): boolean {
     return this.stages.length === 0;
+  }
+
+  /** Frees every stage's resources; the pipeline is not used afterwards. */
+  close(): void {
+    for (const s of this.stages) s.close?.();
+  }
+
+  /** True once when a stage asked for a 1-byte resync frame (see {@link FrameStage.takeDummyRequest}). */
+  takeDummyRequest(): boolean {
+    let wanted = false;
+    for (const s of this.stages) if (s.takeDummyRequest?.()) wanted = true;
+    return wanted;
   }
 
   /** Upper bound of the encoded size of a `length`-byte packet. */

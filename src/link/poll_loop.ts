@@ -12,7 +12,10 @@ const WAKE = 0;
 const DEVICE = 1;
 const SOCKET = 2;
 
-/** Runs `link` until it ends; `wakeFd` readable means "stop". Returns why it ended. */
+/** Byte written to the wake-up pipe to ask for a statistics reset (SIGUSR1); any other byte means "stop". */
+export const WAKE_RESET_STATS = 2;
+
+/** Runs `link` until it ends; `wakeFd` readable means "stop" (or a stats reset). Returns why it ended. */
 export function runPollLoop(libc: Libc, link: Link, wakeFd: number, now: () => number = () => performance.now()): LinkEnd {
   const fds = new Uint8Array(3 * 8);
   const fdv = new Int32Array(fds.buffer); // fd at [2*i]
@@ -22,6 +25,7 @@ export function runPollLoop(libc: Libc, link: Link, wakeFd: number, now: () => n
   fdv[2 * SOCKET] = link.transport.fd;
   ev[4 * WAKE + 2] = POLLIN;
 
+  const wakeBytes = new Uint8Array(16);
   link.start(now());
   while (link.end === null) {
     // Read the device only while the socket keeps up; ask for POLLOUT while frames wait.
@@ -32,8 +36,13 @@ export function runPollLoop(libc: Libc, link: Link, wakeFd: number, now: () => n
     check(n, "link: poll()");
     if (n > 0) {
       if (ev[4 * WAKE + 3]) {
-        link.stop("shutdown requested");
-        break;
+        const r = libc.read(wakeFd, wakeBytes, 0, wakeBytes.length);
+        if (r > 0 && wakeBytes.subarray(0, r).every((b) => b === WAKE_RESET_STATS)) {
+          link.resetStats();
+        } else {
+          link.stop("shutdown requested");
+          break;
+        }
       }
       const sock = ev[4 * SOCKET + 3]!;
       if (sock & (POLLIN | POLLERR | POLLHUP | POLLNVAL)) link.pumpTransport();

@@ -126,6 +126,11 @@ export interface ServerAuth<S extends ServerSession> {
   timeoutMs: number;
   /** Random source for the challenge (tests pass a fixed one). */
   random?: (n: number) => Uint8Array;
+  /**
+   * Called after the password checked out, before FLAGS: may the session run
+   * now? (vtund's per-session lock, `multi`.) A string refuses with that reason.
+   */
+  admit?(name: string, session: S): Promise<true | string>;
 }
 
 /** Outcome of the server side: the accepted session, or why it was refused. */
@@ -172,6 +177,8 @@ export async function serverHandshake<S extends ServerSession>(
     if (!equalConstantTime(response, challengeResponse(challenge, session.password))) {
       return await refuse("wrong password");
     }
+    const admitted = auth.admit ? await auth.admit(name, session) : true;
+    if (admitted !== true) return await refuse(admitted);
     await send(stream, `OK FLAGS: ${formatFlags(session.flags)}\n`);
     return { ok: true, name, session };
   } catch (e) {

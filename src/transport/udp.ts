@@ -1,9 +1,13 @@
 /**
  * vtun frames over UDP (proto udp): one frame per datagram, with the same
  * 2-byte header as TCP, on a socket connected to the peer.
+ *
+ * On a `nat_hack` side the socket starts unconnected: nothing is sent until
+ * the peer's first datagram arrives, whose source (the peer as the NAT
+ * rewrote it) the socket is then connected to — vtund's behaviour.
  */
 import { Errno, errnoName } from "../../ffi/errno.ts";
-import { MSG_NOSIGNAL, type Libc } from "../../ffi/libc.ts";
+import { MSG_NOSIGNAL, MSG_PEEK, type Libc } from "../../ffi/libc.ts";
 import {
   bodyLength,
   CONTROL_MASK,
@@ -33,12 +37,34 @@ export class UdpFrameTransport implements FrameTransport {
   /** Datagrams the kernel refused to queue (ENOBUFS/EAGAIN); vtund drops these too. */
   sendDrops = 0;
 
+  /** NAT hack: still waiting for the peer's first datagram to learn its address. */
+  private awaitingPeer: boolean;
+
   constructor(
     private readonly libc: Libc,
     readonly fd: number,
-  ) {}
+    options: { awaitPeer?: boolean } = {},
+  ) {
+    this.awaitingPeer = options.awaitPeer ?? false;
+  }
+
+  /** NAT hack: connects the socket to the source of the first waiting datagram. */
+  private learnPeer(): boolean {
+    const addr = new Uint8Array(28);
+    const addrLen = new Uint32Array([addr.length]);
+    const r = this.libc.recvfrom(this.fd, this.input, 0, 1, MSG_PEEK, addr, addrLen);
+    if (r < 0) {
+      if (r === -Errno.EAGAIN || r === -Errno.EINTR) return false;
+      throw this.failure("recvfrom", r);
+    }
+    const c = this.libc.connect(this.fd, addr, addrLen[0]!);
+    if (c < 0) throw this.failure("connect", c);
+    this.awaitingPeer = false;
+    return true;
+  }
 
   receive(sink: FrameSink): ReceiveStatus {
+    if (this.awaitingPeer && !this.learnPeer()) return "ok";
     for (let i = 0; i < RECEIVE_BATCH; i++) {
       const r = this.libc.recv(this.fd, this.input, 0, DATAGRAM_MAX, 0);
       if (r < 0) {
@@ -81,6 +107,7 @@ export class UdpFrameTransport implements FrameTransport {
   }
 
   private sendDatagram(buf: Uint8Array, length: number): boolean {
+    if (this.awaitingPeer) return true; // vtund drops what a NAT-hack side sends before it knows the peer
     const r = this.libc.send(this.fd, buf, 0, length, MSG_NOSIGNAL);
     if (r >= 0) return true;
     if (r === -Errno.EAGAIN || r === -Errno.ENOBUFS || r === -Errno.EINTR) {

@@ -17,8 +17,28 @@ const run = promisify(execFile);
 
 /** The repository root. */
 export const ROOT = resolve(import.meta.dirname, "../..");
-/** The vtunts binary under test (scripts/build makes it). */
-export const VTUNTS = process.env.VTUNTS_BIN ?? join(ROOT, "dist/vtunts");
+/** A runtime the vtunts daemon can run on. */
+export type DaemonRuntime = "bun" | "deno" | "node";
+
+function daemonRuntime(value: string | undefined): DaemonRuntime {
+  if (value === undefined || value === "" || value === "bun" || value === "deno" || value === "node") return (value || "bun") as DaemonRuntime;
+  throw new Error(`VTUNTS_RUNTIME must be bun, deno or node, not "${value}"`);
+}
+
+/**
+ * The runtime of the daemons under test (env VTUNTS_RUNTIME, default bun):
+ * bun runs the built binary, deno and node run the sources through scripts/run.
+ */
+export const DAEMON_RUNTIME: DaemonRuntime = daemonRuntime(process.env.VTUNTS_RUNTIME);
+
+/** The vtunts executable for `runtime`: dist/vtunts (or VTUNTS_BIN) for bun, else test/e2e/bin/vtunts-<runtime>. */
+export function vtuntsFor(runtime: DaemonRuntime = DAEMON_RUNTIME): string {
+  if (runtime === "bun") return process.env.VTUNTS_BIN ?? join(ROOT, "dist/vtunts");
+  return join(ROOT, `test/e2e/bin/vtunts-${runtime}`);
+}
+
+/** The vtunts executable under test (scripts/build makes dist/vtunts; see {@link DAEMON_RUNTIME}). */
+export const VTUNTS = vtuntsFor();
 
 export const SERVER_IP = "10.201.0.1";
 export const CLIENT_IP = "10.201.0.2";

@@ -54,7 +54,9 @@ describe("server with several sessions", () => {
       const third = pair.start(pair.client, "alpha again", [VTUNTS, "-n", "-f", clientConf, "alpha", "10.201.0.1"]);
       await server.waitFor(/\[alpha\] tun: TUNSETIFF failed: EBUSY \(device "vtalpha" is in use\)/);
       await third.waitExit(10_000);
-      assert.match(third.output, /Connection closed by other side/);
+      // A FIN, or an RST when the client's first frame reached the server before it closed
+      // (the kernel resets a socket closed with unread data; seen with the slower Deno and Node servers).
+      assert.match(third.output, /Connection closed by other side|recv failed: ECONNRESET/);
       assert.match(server.output, /Session alpha\[10\.201\.0\.2:\d+\] opened/, "IPv4 peers of a dual-stack server logged as IPv4");
       assert.equal((await pair.client.ping("10.210.0.1", 3, 56)).received, 3, "the first alpha session is unharmed");
       assert.ok(server.running);

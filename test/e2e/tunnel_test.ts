@@ -56,7 +56,7 @@ describe("tunnel end to end", () => {
 
           assert.ok(server.running && client.running, "both daemons still run");
           if (clientImpl === "vtunts") assert.match(client.output, new RegExp(`Remote server sends <${proto === "udp" ? "U" : "T"}uK>`));
-          if (serverImpl === "vtunts") assert.match(server.output, new RegExp(`opened: ${proto}, device tun\\d`));
+          if (serverImpl === "vtunts") assert.match(server.output, new RegExp(`opened: ${proto}, tun device tun\\d`));
         });
       });
     }

@@ -2,7 +2,7 @@
  * Configurations and start-up of a tunnel between the two namespaces of a
  * {@link NetnsPair}, with vtunts or the real vtund on either end.
  */
-import { CLIENT_IP, eventually, SERVER_IP, TUN_CLIENT, TUN_SERVER, VTUNTS, type Daemon, type NetnsPair } from "./harness.ts";
+import { CLIENT_IP, eventually, SERVER_IP, TUN_CLIENT, TUN_SERVER, vtuntsFor, type DaemonRuntime, type Daemon, type NetnsPair } from "./harness.ts";
 
 /** Which daemon runs an end. */
 export type Impl = "vtunts" | "vtund";
@@ -27,12 +27,65 @@ export interface TunnelSpec {
   port?: number;
   /** Client's persist setting (default "no"). */
   clientPersist?: "yes" | "keep" | "no";
+  /** Runtime of a vtunts server / client (default: VTUNTS_RUNTIME, see harness.ts). */
+  serverRuntime?: DaemonRuntime;
+  clientRuntime?: DaemonRuntime;
+  /** Session type (default tun). */
+  type?: "tun" | "ether" | "pipe" | "tty";
+  /** vtund cipher name (e.g. "aes128cbc"), default none. */
+  encrypt?: string;
+  /** "zlib:N" / "lzo:N", default none. */
+  compress?: string;
+  /** "A:B" kbit/s, default none. */
+  speed?: string;
+  /** Server's multi setting. */
+  multi?: "yes" | "no" | "killold";
+  /** pipe/tty: shell command run on each side with the device as stdin/stdout (replaces the ip commands). */
+  serverProgram?: string;
+  clientProgram?: string;
 }
+
+/** An OpenSSL config that enables the legacy provider: the real vtund needs it for Blowfish (see README). */
+export const OPENSSL_LEGACY_CONF = `openssl_conf = openssl_init
+[openssl_init]
+providers = provider_sect
+[provider_sect]
+default = default_sect
+legacy = legacy_sect
+[default_sect]
+activate = 1
+[legacy_sect]
+activate = 1
+`;
 
 const SESSION = "e2e";
 const PASSWD = "e2e-Secret_pw";
 
-const up = (me: string, peer: string) => [`ip addr add ${me}/32 peer ${peer} dev %%`, "ip link set %% up"];
+/** Up commands as shell command lines, by session type. */
+function upCommands(s: TunnelSpec, me: string, peer: string, program: string | undefined): string[] {
+  const type = s.type ?? "tun";
+  if (type === "pipe" || type === "tty") return program ? [program] : [];
+  if (type === "ether") return [`ip addr add ${me}/24 dev %%`, "ip link set %% up"];
+  return [`ip addr add ${me}/32 peer ${peer} dev %%`, "ip link set %% up"];
+}
+
+/** Session keys the server's config decides, as TOML lines. */
+function tomlSessionExtras(s: TunnelSpec): string {
+  let t = "";
+  if (s.encrypt) t += `encrypt = "${s.encrypt}"\n`;
+  if (s.compress) t += `compress = "${s.compress}"\n`;
+  if (s.speed) t += `speed = "${s.speed}"\n`;
+  if (s.multi) t += `multi = "${s.multi}"\n`;
+  return t;
+}
+
+/** The same as vtund.conf lines. */
+function vtundSessionExtras(s: TunnelSpec): string {
+  let t = `  encrypt ${s.encrypt ?? "no"};\n  compress ${s.compress ?? "no"};\n`;
+  if (s.speed) t += `  speed ${s.speed};\n`;
+  if (s.multi) t += `  multi ${s.multi};\n`;
+  return t;
+}
 const tomlList = (cmds: string[]) => `[${cmds.map((c) => JSON.stringify(c)).join(", ")}]`;
 
 function vtuntsServerToml(s: TunnelSpec): string {
@@ -42,10 +95,10 @@ timeout = 10
 
 [hosts.${s.session ?? SESSION}]
 passwd = ${JSON.stringify(s.passwd ?? PASSWD)}
-type = "tun"
+type = "${s.type ?? "tun"}"
 proto = "${s.proto}"
 keepalive = "${s.keepalive ?? "no"}"
-up = ${tomlList(up(TUN_SERVER, TUN_CLIENT))}
+${tomlSessionExtras(s)}up = ${tomlList(upCommands(s, TUN_SERVER, TUN_CLIENT, s.serverProgram))}
 down = ${tomlList(s.serverDown ?? [])}
 `;
 }
@@ -60,15 +113,20 @@ passwd = ${JSON.stringify(s.clientPasswd ?? s.passwd ?? PASSWD)}
 keepalive = "${s.clientKeepalive ?? "no"}"
 persist = "${s.clientPersist ?? "no"}"
 timeout = 5
-up = ${tomlList(up(TUN_CLIENT, TUN_SERVER))}
+up = ${tomlList(upCommands(s, TUN_CLIENT, TUN_SERVER, s.clientProgram))}
 down = ${tomlList(s.clientDown ?? [])}
 `;
 }
 
-const vtundUp = (me: string, peer: string) => `  up {
-    ip "addr add ${me}/32 peer ${peer} dev %d";
-    ip "link set %d up";
-  };`;
+/** vtund's up block: `ip "…";` for devices, `program /bin/sh "-c '…'";` for a pipe/tty program. */
+function vtundUp(s: TunnelSpec, me: string, peer: string, program: string | undefined): string {
+  const type = s.type ?? "tun";
+  if (type === "pipe" || type === "tty") {
+    return program ? `  up {\n    program /bin/sh "-c '${program}'";\n  };` : "";
+  }
+  const cmds = upCommands(s, me, peer, undefined).map((c) => `    ip "${c.replace(/^ip /, "").replaceAll("%%", "%d")}";`);
+  return `  up {\n${cmds.join("\n")}\n  };`;
+}
 const vtundDown = (cmds: string[] | undefined) =>
   cmds?.length ? `  down {\n${cmds.map((c) => `    program /bin/sh "-c '${c}'" wait;`).join("\n")}\n  };` : "";
 
@@ -80,12 +138,10 @@ function vtundServerConf(s: TunnelSpec): string {
 }
 ${s.session ?? SESSION} {
   passwd ${s.passwd ?? PASSWD};
-  type tun;
+  type ${s.type ?? "tun"};
   proto ${s.proto};
-  encrypt no;
-  compress no;
-  keepalive ${s.keepalive ?? "no"};
-${vtundUp(TUN_SERVER, TUN_CLIENT)}
+${vtundSessionExtras(s)}  keepalive ${s.keepalive ?? "no"};
+${vtundUp(s, TUN_SERVER, TUN_CLIENT, s.serverProgram)}
 ${vtundDown(s.serverDown)}
 }
 `;
@@ -99,9 +155,9 @@ function vtundClientConf(s: TunnelSpec): string {
 }
 ${s.clientSession ?? s.session ?? SESSION} {
   passwd ${s.clientPasswd ?? s.passwd ?? PASSWD};
-  persist no;
+  persist ${s.clientPersist ?? "no"};
   keepalive ${s.clientKeepalive ?? "no"};
-${vtundUp(TUN_CLIENT, TUN_SERVER)}
+${vtundUp(s, TUN_CLIENT, TUN_SERVER, s.clientProgram)}
 ${vtundDown(s.clientDown)}
 }
 `;
@@ -116,12 +172,12 @@ export function writeServerToml(pair: NetnsPair, spec: TunnelSpec): string {
 export async function startServer(pair: NetnsPair, impl: Impl, spec: TunnelSpec): Promise<Daemon> {
   if (impl === "vtunts") {
     const conf = writeServerToml(pair, spec);
-    const d = pair.start(pair.server, "vtunts server", [VTUNTS, "-s", "-n", "-f", conf, "--log-level", "debug"]);
+    const d = pair.start(pair.server, "vtunts server", [vtuntsFor(spec.serverRuntime), "-s", "-n", "-f", conf, "--log-level", "debug"]);
     await d.waitFor(/waiting for connections/);
     return d;
   }
   const conf = pair.file("server.conf", vtundServerConf(spec));
-  const d = pair.start(pair.server, "vtund server", ["vtund", "-s", "-n", "-f", conf]);
+  const d = pair.start(pair.server, "vtund server", ["vtund", "-s", "-n", "-f", conf], vtundEnv(pair));
   await d.waitFor(/VTUN server ver/);
   // vtund prints its banner before it listens.
   await eventually(async () => (await pair.server.exec(["ss", "-Htln", `sport = :${spec.port ?? 5000}`])).stdout.includes("LISTEN"), 5000);
@@ -133,10 +189,15 @@ export function startClient(pair: NetnsPair, impl: Impl, spec: TunnelSpec, extra
   const session = spec.clientSession ?? spec.session ?? SESSION;
   if (impl === "vtunts") {
     const conf = pair.file("client.toml", vtuntsClientToml(spec));
-    return pair.start(pair.client, "vtunts client", [VTUNTS, "-n", "-f", conf, "--log-level", "debug", ...extraArgs, session, SERVER_IP]);
+    return pair.start(pair.client, "vtunts client", [vtuntsFor(spec.clientRuntime), "-n", "-f", conf, "--log-level", "debug", ...extraArgs, session, SERVER_IP]);
   }
   const conf = pair.file("client.conf", vtundClientConf(spec));
-  return pair.start(pair.client, "vtund client", ["vtund", "-n", "-f", conf, ...extraArgs, session, SERVER_IP]);
+  return pair.start(pair.client, "vtund client", ["vtund", "-n", "-f", conf, ...extraArgs, session, SERVER_IP], vtundEnv(pair));
+}
+
+/** The real vtund's environment: OpenSSL's legacy provider on, or its Blowfish ciphers crash (README). */
+export function vtundEnv(pair: NetnsPair): NodeJS.ProcessEnv {
+  return { ...process.env, OPENSSL_CONF: pair.file("openssl-legacy.cnf", OPENSSL_LEGACY_CONF) };
 }
 
 /** Waits until a ping crosses the tunnel from the client side. */

@@ -25,11 +25,17 @@ export interface IoRecord {
   transport: MemoryTransport | null;
   /** Ms of simulated time the link ran. */
   ranMs: number;
+  /** Device type each openDevice call asked for. */
+  deviceTypes: string[];
+  /** Lines appended to the stat file. */
+  stat: string[];
+  /** awaitPeer (NAT hack) of the UDP connect, if any. */
+  awaitPeer: boolean | null;
 }
 
 /** One side of an in-memory connection. */
 export class MemoryIo implements SessionIo {
-  readonly record: IoRecord = { devicesOpened: [], up: [], down: [], transport: null, ranMs: 0 };
+  readonly record: IoRecord = { devicesOpened: [], up: [], down: [], transport: null, ranMs: 0, deviceTypes: [], stat: [], awaitPeer: null };
   /** The link, once running (tests inject packets into its device). */
   link: Link | null = null;
   /** Called after every step of the link, with the simulated time; may stop it. */
@@ -43,7 +49,8 @@ export class MemoryIo implements SessionIo {
     private readonly data: { tcp: MemoryTransport; udp: MemoryTransport },
   ) {}
 
-  openDevice(_session: SessionConfig, _flags: SessionFlags): Device {
+  openDevice(_session: SessionConfig, flags: SessionFlags): Device {
+    this.record.deviceTypes.push(flags.type);
     const device = new MemoryDevice(`tun${this.record.devicesOpened.length}`);
     this.record.devicesOpened.push(device);
     return device;
@@ -62,7 +69,8 @@ export class MemoryIo implements SessionIo {
     // The UDP "socket" uses the TCP port number, as vtund binds it.
     return {
       local: this.local,
-      connect: (_peer: Endpoint) => {
+      connect: (_peer: Endpoint, options?: { awaitPeer: boolean }) => {
+        this.record.awaitPeer = options?.awaitPeer ?? false;
         this.record.transport = this.data.udp;
         return this.data.udp;
       },
@@ -93,6 +101,10 @@ export class MemoryIo implements SessionIo {
 
   async linkDown(info: LinkInfo): Promise<void> {
     this.record.down.push(info);
+  }
+
+  appendStat(_session: string, line: string): void {
+    this.record.stat.push(line);
   }
 
   /** Ends the link at its next step (like SIGTERM). */
