@@ -179,7 +179,10 @@ async function runInetd(libc: Libc, config: Config, opts: ServerOptions, log: Lo
   try {
     peer = peerEndpoint(libc, 0);
   } catch (e) {
-    throw new FatalError(`-i: stdin is not a connected socket (${(e as Error).message})`, ExitCode.USAGE);
+    throw new FatalError(
+      `-i: stdin is not a TCP connection (${(e as Error).message}); inetd passes the socket itself (with socat: EXEC:…,nofork)`,
+      ExitCode.USAGE,
+    );
   }
   const worker = new SessionWorker(libc, {
     role: "server",

@@ -24,6 +24,13 @@ export interface Device {
   writePacket(buf: Uint8Array, offset: number, length: number): number;
   /** Releases the device (a TUN interface disappears with its last fd). */
   close(): void;
+  /**
+   * Bytes accepted by `writePacket` but not yet written (stream devices,
+   * whose program may be slow to read); absent or 0 for packet devices.
+   */
+  readonly backlog?: number;
+  /** Writes out what `backlog` holds, as far as the fd takes it now. Throws when the device is gone. */
+  flush?(): void;
 }
 
 /** A device failure that ends the link. */

@@ -11,8 +11,7 @@
  * is written completely (a short or refused write would corrupt the stream).
  */
 import { Errno, errnoName } from "../../ffi/errno.ts";
-import { AF_UNIX, check, O_CLOEXEC, O_NONBLOCK, O_RDWR, POLLOUT, SOCK_CLOEXEC, SOCK_STREAM, type Libc } from "../../ffi/libc.ts";
-import { waitFor } from "../transport/wait.ts";
+import { AF_UNIX, check, O_CLOEXEC, O_NONBLOCK, O_RDWR, SOCK_CLOEXEC, SOCK_STREAM, type Libc } from "../../ffi/libc.ts";
 import { DeviceError, type Device } from "./device.ts";
 
 const O_NOCTTY = 0o400;
@@ -23,13 +22,21 @@ const TCGETS = 0x5401;
 const TCSETS = 0x5402;
 /** Bytes read per frame (vtund's VTUN_FRAME_SIZE). */
 const STREAM_CHUNK = 2048;
-/** How long a write may wait for the program to read before the link gives up. */
-const WRITE_STALL_MS = 30_000;
+/**
+ * Most bytes held for a program that is slow to read. The link stops reading
+ * the network well before this (backpressure), so reaching it means the
+ * program stopped reading altogether.
+ */
+const MAX_BACKLOG = 4 * 1024 * 1024;
 
 /** A stream device: a non-blocking fd on our side, and an fd for the program on the other. */
 export class StreamDevice implements Device {
   private closed = false;
   private programFd: number;
+  /** Bytes waiting to be written: pending[pendingStart, pendingEnd). */
+  private pending = new Uint8Array(64 * 1024);
+  private pendingStart = 0;
+  private pendingEnd = 0;
 
   constructor(
     private readonly libc: Libc,
@@ -61,7 +68,32 @@ export class StreamDevice implements Device {
     throw new DeviceError(`${this.kind}: read from ${this.name} failed: ${errnoName(r)}`);
   }
 
+  /** Bytes accepted but not yet written. */
+  get backlog(): number {
+    return this.pendingEnd - this.pendingStart;
+  }
+
+  /**
+   * Writes all of a frame's bytes: what the fd does not take now is kept and
+   * written by {@link flush} when the fd has room (the link polls for that).
+   * Never blocks: blocking here while the program waits for us to read its
+   * output would deadlock both.
+   */
   writePacket(buf: Uint8Array, offset: number, length: number): number {
+    let done = 0;
+    if (this.backlog === 0) done = this.writeSome(buf, offset, length);
+    if (done < length) this.keep(buf, offset + done, length - done);
+    return length;
+  }
+
+  flush(): void {
+    if (this.backlog === 0) return;
+    this.pendingStart += this.writeSome(this.pending, this.pendingStart, this.backlog);
+    if (this.pendingStart === this.pendingEnd) this.pendingStart = this.pendingEnd = 0;
+  }
+
+  /** write() until done or EAGAIN; returns the bytes written. */
+  private writeSome(buf: Uint8Array, offset: number, length: number): number {
     let done = 0;
     while (done < length) {
       const r = this.libc.write(this.fd, buf, offset + done, length - done);
@@ -70,19 +102,32 @@ export class StreamDevice implements Device {
         continue;
       }
       if (r === -Errno.EINTR) continue;
-      if (r === -Errno.EAGAIN) {
-        // The program is slow to read: wait for room (vtund writes all, blocking).
-        if (waitFor(this.libc, this.fd, POLLOUT, WRITE_STALL_MS, -1) !== "ready") {
-          throw new DeviceError(`${this.kind}: the program on ${this.name} stopped reading for ${WRITE_STALL_MS / 1000} s`);
-        }
-        continue;
-      }
+      if (r === -Errno.EAGAIN || r === 0) break;
       if (r === -Errno.EIO || r === -Errno.EPIPE) {
         throw new DeviceError(`${this.kind}: the program on ${this.name} closed its end`);
       }
       throw new DeviceError(`${this.kind}: write to ${this.name} failed: ${errnoName(r)}`);
     }
-    return length;
+    return done;
+  }
+
+  private keep(buf: Uint8Array, offset: number, length: number): void {
+    if (this.backlog + length > MAX_BACKLOG) {
+      throw new DeviceError(`${this.kind}: the program on ${this.name} stopped reading (${MAX_BACKLOG} bytes waiting)`);
+    }
+    if (this.pendingEnd + length > this.pending.length) {
+      // Move the waiting bytes to the front, growing the buffer if they still do not fit.
+      const waiting = this.pending.subarray(this.pendingStart, this.pendingEnd);
+      const size = Math.max(this.pending.length, waiting.length + length);
+      const next = size > this.pending.length ? new Uint8Array(Math.min(MAX_BACKLOG, 2 * size)) : this.pending;
+      if (next === this.pending) this.pending.copyWithin(0, this.pendingStart, this.pendingEnd);
+      else next.set(waiting, 0);
+      this.pending = next;
+      this.pendingEnd -= this.pendingStart;
+      this.pendingStart = 0;
+    }
+    this.pending.set(buf.subarray(offset, offset + length), this.pendingEnd);
+    this.pendingEnd += length;
   }
 
   close(): void {

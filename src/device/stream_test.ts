@@ -78,3 +78,32 @@ for (const [kind, open] of [["pipe", openPipe], ["tty", openPty]] as const) {
     });
   });
 }
+
+describe("stream device backpressure", () => {
+  it("a program slow to read: writes never block, the rest waits in the backlog and flush() delivers it in order", () => {
+    const dev = openPipe(libc);
+    const theirs = dev.takeProgramFd();
+    try {
+      const data = new Uint8Array(1024 * 1024).map((_, i) => (i * 31) & 0xff);
+      for (let at = 0; at < data.length; at += 2048) assert.equal(dev.writePacket(data, at, 2048), 2048);
+      assert.ok(dev.backlog > 0, "the socket could not take 1 MiB at once");
+      const got = new Uint8Array(data.length);
+      let n = 0;
+      const chunk = new Uint8Array(65536);
+      for (let i = 0; i < 10_000 && n < data.length; i++) {
+        const r = libc.read(theirs, chunk, 0, chunk.length);
+        if (r > 0) {
+          got.set(chunk.subarray(0, r), n);
+          n += r;
+        }
+        dev.flush();
+      }
+      assert.equal(n, data.length);
+      assert.equal(dev.backlog, 0);
+      assert.deepEqual(got, data);
+    } finally {
+      libc.close(theirs);
+      dev.close();
+    }
+  });
+});

@@ -131,6 +131,20 @@ export class Link implements FrameSink {
     return this.end === null && this.transport.backlog < HIGH_WATER && (this.options.shaper?.allows() ?? true);
   }
 
+  /** True while the link takes frames from the transport (false while a slow device program lags). */
+  get wantsTransport(): boolean {
+    return (this.device.backlog ?? 0) < HIGH_WATER;
+  }
+
+  /** Writes out what a stream device still holds. */
+  flushDevice(): void {
+    try {
+      this.device.flush?.();
+    } catch (e) {
+      this.fail(e);
+    }
+  }
+
   /** Milliseconds until `tick` has work (keepalive, stat, or the shaper allowing more), or -1 for none. */
   msUntilTick(nowMs: number): number {
     let ms = Math.min(this.nextTick, this.nextStat) - nowMs;

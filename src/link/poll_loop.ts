@@ -29,8 +29,10 @@ export function runPollLoop(libc: Libc, link: Link, wakeFd: number, now: () => n
   link.start(now());
   while (link.end === null) {
     // Read the device only while the socket keeps up; ask for POLLOUT while frames wait.
-    ev[4 * DEVICE + 2] = link.wantsDevice ? POLLIN : 0;
-    ev[4 * SOCKET + 2] = link.transport.backlog > 0 ? POLLIN | POLLOUT : POLLIN;
+    // A stream device (pipe/tty) may hold bytes its program has not read yet: wait for room,
+    // and stop taking frames from the network while it lags (backpressure).
+    ev[4 * DEVICE + 2] = (link.wantsDevice ? POLLIN : 0) | ((link.device.backlog ?? 0) > 0 ? POLLOUT : 0);
+    ev[4 * SOCKET + 2] = (link.wantsTransport ? POLLIN : 0) | (link.transport.backlog > 0 ? POLLOUT : 0);
     const n = libc.poll(fds, 3, link.msUntilTick(now()));
     if (n === -Errno.EINTR) continue;
     check(n, "link: poll()");
@@ -47,7 +49,9 @@ export function runPollLoop(libc: Libc, link: Link, wakeFd: number, now: () => n
       const sock = ev[4 * SOCKET + 3]!;
       if (sock & (POLLIN | POLLERR | POLLHUP | POLLNVAL)) link.pumpTransport();
       if (sock & POLLOUT && link.end === null) link.flushTransport();
-      if (ev[4 * DEVICE + 3]! && link.end === null) link.pumpDevice();
+      const dev = ev[4 * DEVICE + 3]!;
+      if (dev & POLLOUT && link.end === null) link.flushDevice();
+      if (dev & ~POLLOUT && link.end === null) link.pumpDevice();
     }
     link.tick(now());
   }

@@ -8,7 +8,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { eventually, requireE2E, SERVER_IP, TUN_SERVER, VTUNTS, withNetns } from "./harness.ts";
 import { PASSWD, SESSION, startClient, startServer, vtundEnv, waitTunnelUp, type Impl } from "./tunnels.ts";
@@ -66,6 +66,8 @@ describe("multi", () => {
 
   it("multi killold (vtund server): a second vtunts client replaces the first", async () => {
     requireE2E({ vtund: true });
+    // vtund keeps its session locks in /var/lock/vtund and refuses sessions when it cannot.
+    mkdirSync("/var/lock/vtund", { recursive: true });
     await withNetns({ ipv6: false }, async (pair) => {
       const spec = { proto: "tcp" as const, multi: "killold" as const };
       await startServer(pair, "vtund", spec);
@@ -121,7 +123,7 @@ describe("inetd mode", () => {
 passwd = "${PASSWD}"
 up = ["ip addr add 10.202.0.1/32 peer 10.202.0.2 dev %%", "ip link set %% up"]
 `);
-      const inetd = pair.start(pair.server, "socat inetd", ["socat", "TCP-LISTEN:5000,reuseaddr,fork", `EXEC:${VTUNTS} -i -n -f ${conf}`]);
+      const inetd = pair.start(pair.server, "socat inetd", ["socat", "TCP-LISTEN:5000,reuseaddr,fork", `EXEC:${VTUNTS} -i -n -f ${conf},nofork`]);
       assert.ok(await eventually(async () => (await pair.server.exec(["ss", "-Htln", "sport = :5000"])).stdout.includes("LISTEN"), 5000));
       startClient(pair, "vtund", { proto: "tcp" });
       assert.ok(await waitTunnelUp(pair), `tunnel up through inetd mode\n${inetd.output}`);
@@ -137,14 +139,16 @@ describe("speed", () => {
       await startServer(pair, "vtunts", { proto: "tcp", speed: "512:256" });
       startClient(pair, "vtunts", { proto: "tcp" });
       assert.ok(await waitTunnelUp(pair));
-      const iperfd = pair.start(pair.server, "iperf3 -s", ["iperf3", "-s", "-B", TUN_SERVER, "-1"]);
-      await iperfd.waitFor(/listening/i);
+      const iperfUp = async () => (await pair.server.exec(["ss", "-Htln", "sport = :5201"])).stdout.includes("LISTEN");
+      pair.start(pair.server, "iperf3 -s", ["iperf3", "-s", "-B", TUN_SERVER, "-1"]);
+      assert.ok(await eventually(iperfUp, 5000));
       // Client → server is shaped by the client at 256 kbit/s (the server's second number).
       const up = await pair.client.exec(["iperf3", "-c", TUN_SERVER, "-t", "4", "-J"], { timeoutMs: 30_000 });
       const upBps = JSON.parse(up.stdout).end.sum_received.bits_per_second as number;
       assert.ok(upBps > 150_000 && upBps < 400_000, `client → server ${Math.round(upBps / 1000)} kbit/s (want ≈ 256·1.024 + overhead)`);
-      const iperfd2 = pair.start(pair.server, "iperf3 -s", ["iperf3", "-s", "-B", TUN_SERVER, "-1"]);
-      await iperfd2.waitFor(/listening/i);
+      assert.ok(await eventually(async () => !(await iperfUp()), 5000));
+      pair.start(pair.server, "iperf3 -s", ["iperf3", "-s", "-B", TUN_SERVER, "-1"]);
+      assert.ok(await eventually(iperfUp, 5000));
       const down = await pair.client.exec(["iperf3", "-c", TUN_SERVER, "-t", "4", "-R", "-J"], { timeoutMs: 30_000 });
       const downBps = JSON.parse(down.stdout).end.sum_received.bits_per_second as number;
       assert.ok(downBps > 350_000 && downBps < 750_000, `server → client ${Math.round(downBps / 1000)} kbit/s (want ≈ 512·1.024)`);

@@ -1,0 +1,389 @@
+#!/usr/bin/env bash
+# bench-tunnels.sh — measures raw veth, the real vtund and vtunts in ONE pair of private network
+# namespaces (created once, always removed), mode by mode, and writes the raw numbers as
+# tab-separated "mode<TAB>daemon<TAB>key<TAB>value" lines (scripts/bench renders them).
+#
+#   netns vtbn-a [vtbn-va 10.211.0.1/24] <==veth==> [vtbn-vb 10.211.0.2/24] netns vtbn-b
+#   tunnel: server 10.212.0.1 (vtbn-a) <-> client 10.212.0.2 (vtbn-b); iperf3/ping run in vtbn-b
+#   against the server side ("fwd" = client -> server, "rev" = iperf3 -R).
+#
+# Usage: bench-tunnels.sh --results FILE --vtunts "COMMAND" [--label NAME] [--modes "tcp udp+aes128cbc ..."]
+#          [--duration S] [--udp-duration S] [--idle S] [--pings N] [--ping-interval S] [--no-raw]
+#          [--daemons "vtund vtunts"]
+# A mode is PROTO[+CIPHER][+zlib:N|lzo:N]. COMMAND is how to start vtunts (e.g. /x/dist/vtunts or
+# "/x/scripts/run deno"); it must stay in the foreground with -n and replace itself (exec).
+#
+# Per daemon pair and mode: start server, wait until it listens, start client, wait for a ping over
+# the tunnel; idle check (CPU and voluntary context switches of all daemon threads over --idle s,
+# no traffic); ping idle; iperf3 TCP fwd with a ping running alongside (loaded RTT, daemons' CPU);
+# iperf3 TCP rev; iperf3 UDP -b 0 -l 1400 and -l 200 (received packets/s, loss); peak RSS
+# (VmHWM). If a daemon dies, the step it died in and every later step are recorded as "failed"
+# and its last log lines go into the results ("note" key). Every step has a timeout.
+set -u
+
+NS_A=vtbn-a; NS_B=vtbn-b
+IF_A=vtbn-va; IF_B=vtbn-vb
+IP_A=10.211.0.1; IP_B=10.211.0.2
+TUN_A=10.212.0.1; TUN_B=10.212.0.2
+PORT=5000
+IPERF_PORT=5201
+SESSION=vtbnbench
+PASSWD=vtbn-secret-pw
+LOCK=/run/lock/vtbn-bench.lock
+
+RESULTS="" VTUNTS="" LABEL=vtunts MODES="tcp udp" DURATION=10 UDP_DURATION="" IDLE=5
+PINGS=100 PING_INTERVAL=0.02 RAW=1 DAEMONS="vtund vtunts"
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --results) RESULTS=$2; shift 2 ;;
+    --vtunts) VTUNTS=$2; shift 2 ;;
+    --label) LABEL=$2; shift 2 ;;
+    --modes) MODES=$2; shift 2 ;;
+    --duration) DURATION=$2; shift 2 ;;
+    --udp-duration) UDP_DURATION=$2; shift 2 ;;
+    --idle) IDLE=$2; shift 2 ;;
+    --pings) PINGS=$2; shift 2 ;;
+    --ping-interval) PING_INTERVAL=$2; shift 2 ;;
+    --no-raw) RAW=0; shift ;;
+    --daemons) DAEMONS=$2; shift 2 ;;
+    *) echo "bench-tunnels.sh: unknown argument $1" >&2; exit 2 ;;
+  esac
+done
+[ -n "$RESULTS" ] || { echo "bench-tunnels.sh: --results FILE is required" >&2; exit 2; }
+case " $DAEMONS " in *" vtunts "*) [ -n "$VTUNTS" ] || { echo "bench-tunnels.sh: --vtunts COMMAND is required" >&2; exit 2; } ;; esac
+UDP_DURATION=${UDP_DURATION:-$DURATION}
+: > "$RESULTS"
+
+log() { echo "[bench $(date +%H:%M:%S)] $*" >&2; }
+put() { printf '%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" >> "$RESULTS"; } # mode daemon key value
+
+# Only one run at a time may own vtbn-a/vtbn-b.
+exec 9> "$LOCK"
+flock -n 9 || { echo "bench-tunnels.sh: another bench owns netns $NS_A/$NS_B ($LOCK)" >&2; exit 1; }
+
+WORK=$(mktemp -d -t vtbn-bench.XXXXXX)
+HZ=$(getconf CLK_TCK)
+# Debian's vtund 3.0.4 + OpenSSL 3: Blowfish segfaults unless the legacy provider is loaded.
+printf '%s\n' 'openssl_conf = openssl_init' '[openssl_init]' 'providers = provider_sect' '[provider_sect]' \
+  'default = default_sect' 'legacy = legacy_sect' '[default_sect]' 'activate = 1' '[legacy_sect]' 'activate = 1' \
+  > "$WORK/openssl-legacy.cnf"
+
+ns_exists() { [ -e "/run/netns/$1" ]; }
+
+kill_ns_procs() { # every process living in our two namespaces (only ours can be there)
+  local ns p sig
+  for sig in TERM KILL; do
+    for ns in $NS_A $NS_B; do
+      ns_exists $ns || continue
+      for p in $(ip netns pids $ns 2>/dev/null); do kill -s $sig "$p" 2>/dev/null; done
+    done
+    [ $sig = TERM ] && wait_ns_empty 3
+  done
+  wait_ns_empty 2
+}
+
+wait_ns_empty() { # <seconds>
+  local deadline=$(( $(date +%s%N) + $1 * 1000000000 )) ns busy
+  while [ "$(date +%s%N)" -lt $deadline ]; do
+    busy=""
+    for ns in $NS_A $NS_B; do ns_exists $ns && [ -n "$(ip netns pids $ns 2>/dev/null)" ] && busy=1; done
+    [ -z "$busy" ] && return 0
+    sleep 0.1
+  done
+  return 1
+}
+
+cleanup() {
+  trap - EXIT INT TERM
+  kill_ns_procs
+  for ns in $NS_A $NS_B; do ns_exists $ns && ip netns del $ns 2>/dev/null; done
+  if [ "${KEEP_LOGS:-0}" = 1 ]; then log "logs kept in $WORK"; else rm -rf "$WORK"; fi
+}
+trap cleanup EXIT
+trap 'log interrupted; exit 130' INT TERM
+
+setup_ns() {
+  kill_ns_procs
+  for ns in $NS_A $NS_B; do ns_exists $ns && ip netns del $ns; done # leftovers of a killed run
+  ip netns add $NS_A && ip netns add $NS_B || { log "cannot create network namespaces"; exit 1; }
+  ip link add $IF_A netns $NS_A type veth peer name $IF_B netns $NS_B || { log "cannot create veth pair"; exit 1; }
+  ip -n $NS_A addr add $IP_A/24 dev $IF_A
+  ip -n $NS_B addr add $IP_B/24 dev $IF_B
+  for ns in $NS_A $NS_B; do
+    ip -n $ns link set lo up
+    ip netns exec $ns sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
+  done
+  ip -n $NS_A link set $IF_A up
+  ip -n $NS_B link set $IF_B up
+}
+
+# ---- configurations -------------------------------------------------------------------------
+# mode_parts <mode> -> sets PROTO ENC COMP
+mode_parts() {
+  local part
+  PROTO=${1%%+*}; ENC=no; COMP=no
+  IFS=+ read -ra parts <<< "${1#"$PROTO"}"
+  for part in "${parts[@]}"; do
+    [ -z "$part" ] && continue
+    case "$part" in zlib:*|lzo:*) COMP=$part ;; *) ENC=$part ;; esac
+  done
+}
+
+write_vtund_conf() { # <file> <server|client>
+  local me=$TUN_B peer=$TUN_A
+  [ "$2" = server ] && { me=$TUN_A; peer=$TUN_B; }
+  {
+    echo "options {"; echo "  port $PORT;"; echo "  ip /usr/sbin/ip;"; echo "}"
+    echo "$SESSION {"
+    echo "  passwd $PASSWD;"
+    if [ "$2" = server ]; then
+      echo "  type tun;"; echo "  proto $PROTO;"; echo "  encrypt $ENC;"; echo "  compress $COMP;"; echo "  keepalive no;"
+    else
+      echo "  persist no;"
+    fi
+    echo "  up {"; echo "    ip \"addr add $me/32 peer $peer dev %d\";"; echo "    ip \"link set %d up\";"; echo "  };"
+    echo "}"
+  } > "$1"
+}
+
+write_vtunts_toml() { # <file> <server|client>
+  local me=$TUN_B peer=$TUN_A
+  [ "$2" = server ] && { me=$TUN_A; peer=$TUN_B; }
+  {
+    echo "[options]"; echo "port = $PORT"
+    echo "[hosts.$SESSION]"
+    echo "passwd = \"$PASSWD\""
+    if [ "$2" = server ]; then
+      echo "proto = \"$PROTO\""; echo 'keepalive = "no"'
+      [ "$ENC" != no ] && echo "encrypt = \"$ENC\""
+      [ "$COMP" != no ] && echo "compress = \"$COMP\""
+    fi
+    echo "up = [\"ip addr add $me/32 peer $peer dev %%\", \"ip link set %% up\"]"
+  } > "$1"
+}
+
+# ---- processes ------------------------------------------------------------------------------
+start_in() { # <ns> <logname> <cmd...>   setsid: vtund signals its whole process group on exit
+  local ns=$1 name=$2; shift 2
+  setsid ip netns exec "$ns" "$@" > "$WORK/$name.log" 2>&1 < /dev/null &
+}
+
+daemon_pids() { # processes in both namespaces other than our tools
+  local ns p c
+  for ns in $NS_A $NS_B; do
+    for p in $(ip netns pids $ns 2>/dev/null); do
+      c=$(cat /proc/$p/comm 2>/dev/null) || continue
+      case "$c" in iperf3|ping|sleep|timeout|ip|sh|bash|ss) ;; *) echo "$p" ;; esac
+    done
+  done
+}
+
+all_alive() { local p; for p in "$@"; do kill -0 "$p" 2>/dev/null || return 1; done; }
+
+cpu_ticks() { # utime+stime(+children) of the given processes (all threads), in clock ticks
+  local p total=0 f
+  for p in "$@"; do
+    f=$(cat /proc/$p/stat 2>/dev/null) || continue
+    f=${f##*) }
+    read -ra s <<< "$f"
+    total=$(( total + s[11] + s[12] + s[13] + s[14] ))
+  done
+  echo $total
+}
+
+task_sums() { # "<cpu ns> <voluntary ctxt switches>" summed over every live thread of the given processes
+  local p t cpu=0 vol=0 line
+  for p in "$@"; do
+    for t in /proc/$p/task/*; do
+      read -r line _ < "$t/schedstat" 2>/dev/null && cpu=$(( cpu + line ))
+      line=$(grep -m1 '^voluntary_ctxt_switches' "$t/status" 2>/dev/null) && vol=$(( vol + ${line##*[[:space:]]} ))
+    done
+  done
+  echo "$cpu $vol"
+}
+
+max_hwm_mib() { # peak RSS of the largest of the given processes
+  local p kb max=0
+  for p in "$@"; do
+    kb=$(awk '/^VmHWM:/{print $2}' /proc/$p/status 2>/dev/null)
+    [ -n "$kb" ] && [ "$kb" -gt $max ] && max=$kb
+  done
+  awk -v k=$max 'BEGIN{ if (k > 0) printf "%.1f", k / 1024; else print "-" }'
+}
+
+wait_listening() { # <seconds>: the server accepts on PORT in NS_A
+  local deadline=$(( $(date +%s%N) + $1 * 1000000000 ))
+  while [ "$(date +%s%N)" -lt $deadline ]; do
+    [ -n "$(ip netns exec $NS_A ss -Hltn "sport = :$PORT" 2>/dev/null)" ] && return 0
+    sleep 0.1
+  done
+  return 1
+}
+
+wait_tunnel() { # <seconds>: a ping crosses the tunnel
+  local deadline=$(( $(date +%s%N) + $1 * 1000000000 ))
+  while [ "$(date +%s%N)" -lt $deadline ]; do
+    timeout 3 ip netns exec $NS_B ping -n -c 1 -W 1 $TUN_A > /dev/null 2>&1 && return 0
+    sleep 0.1
+  done
+  return 1
+}
+
+start_iperf_server() {
+  local p
+  for p in $(ip netns pids $NS_A 2>/dev/null); do [ "$(cat /proc/$p/comm 2>/dev/null)" = iperf3 ] && kill -9 "$p" 2>/dev/null; done
+  setsid ip netns exec $NS_A iperf3 -s -p $IPERF_PORT >> "$WORK/iperf-server.log" 2>&1 < /dev/null &
+  local i
+  for i in $(seq 30); do
+    [ -n "$(ip netns exec $NS_A ss -Hltn "sport = :$IPERF_PORT" 2>/dev/null)" ] && return 0
+    sleep 0.1
+  done
+  return 1
+}
+
+# ---- measurements ---------------------------------------------------------------------------
+# ping_stats <file> <sent>: "avg/p99" of the RTTs in ping's output (+ " (N% lost)")
+ping_stats() {
+  sed -n 's/.* time=\([0-9.]*\) ms.*/\1/p' "$1" | sort -n | awk -v sent="$2" '
+    { t[NR] = $1; sum += $1 }
+    END {
+      if (NR == 0) { print "failed"; exit }
+      i = int(NR * 0.99 + 0.999); if (i < 1) i = 1; if (i > NR) i = NR
+      printf "%.3f/%.3f", sum / NR, t[i]
+      lost = sent > 0 ? (sent - NR) * 100 / sent : 0
+      if (lost >= 1) printf " (%.0f%% lost)", lost
+      print ""
+    }'
+}
+
+run_ping() { # <target> <count> <outfile>
+  timeout -s KILL $(awk -v c="$2" -v i="$PING_INTERVAL" 'BEGIN{printf "%d", c * i + 5}') \
+    ip netns exec $NS_B ping -n -i "$PING_INTERVAL" -c "$2" -W 1 "$1" > "$3" 2>&1
+}
+
+# iperf <name> <target> <iperf3 args...>: JSON in $WORK/<name>.json, exit status of iperf3
+iperf() {
+  local name=$1 target=$2 secs; shift 2
+  secs=$DURATION; [[ " $* " == *" -u "* ]] && secs=$UDP_DURATION
+  timeout -s KILL $(( secs + 20 )) ip netns exec $NS_B \
+    iperf3 -c "$target" -p $IPERF_PORT -J --connect-timeout 3000 "$@" > "$WORK/$name.json" 2> "$WORK/$name.err"
+}
+
+tcp_gbps() { jq -r 'if .error then "failed" else ((.end.sum_received.bits_per_second // 0) / 1e9 * 1000 | round / 1000 | tostring) end' "$1" 2>/dev/null || echo failed; }
+# UDP: packets the receiver got per second and the loss it reports (iperf3 3.12: end.sum is the
+# receiver's view: packets sent by the client, lost_packets counted by the server from sequence numbers).
+udp_stats() {
+  jq -r 'if .error then "failed" else (.end.sum as $s | (($s.packets - $s.lost_packets) / $s.seconds) as $pps
+    | "\($pps | round) \($s.lost_percent * 10 | round / 10)") end' "$1" 2>/dev/null || echo failed
+}
+
+# measure <mode> <daemon> <target> <pids...>: runs every step and records it
+measure() {
+  local mode=$1 who=$2 target=$3; shift 3
+  local pids=("$@") dead="" t0 t1 c0 c1 a b v ping_pid step
+  step_ok() { # <step>: false if a daemon died (records the step that killed it)
+    [ ${#pids[@]} -eq 0 ] && return 0
+    [ -n "$dead" ] && return 1
+    all_alive "${pids[@]}" && return 0
+    dead=$1; put "$mode" "$who" died "$1"; log "$who $mode: a daemon died during $1"; return 1
+  }
+
+  if [ ${#pids[@]} -gt 0 ]; then
+    # idle: no traffic at all
+    a=$(task_sums "${pids[@]}"); t0=$(date +%s%N); sleep "$IDLE"; b=$(task_sums "${pids[@]}"); t1=$(date +%s%N)
+    if step_ok idle; then
+      put "$mode" "$who" idle_cpu "$(awk -v a="${a% *}" -v b="${b% *}" -v t0=$t0 -v t1=$t1 'BEGIN{printf "%.2f", (b-a)/(t1-t0)*100}')"
+      put "$mode" "$who" idle_wakeups "$(awk -v a="${a#* }" -v b="${b#* }" -v t0=$t0 -v t1=$t1 'BEGIN{printf "%.1f", (b-a)/((t1-t0)/1e9)}')"
+    fi
+  fi
+
+  if step_ok ping; then
+    run_ping "$target" "$PINGS" "$WORK/ping-idle.txt"
+    v=$(ping_stats "$WORK/ping-idle.txt" "$PINGS"); step_ok ping && put "$mode" "$who" rtt_idle "$v"
+  fi
+
+  start_iperf_server || log "iperf3 server did not start"
+  if step_ok tcp_fwd; then
+    # loaded ping: starts 1 s into the run, ends before it
+    local lcount; lcount=$(awk -v d="$DURATION" -v i="$PING_INTERVAL" 'BEGIN{n = int((d - 1.5) / i); print (n < 10 ? 10 : n)}')
+    ( sleep 1; run_ping "$target" "$lcount" "$WORK/ping-load.txt" ) & ping_pid=$!
+    c0=$(cpu_ticks "${pids[@]}"); t0=$(date +%s%N)
+    iperf tcp-fwd "$target" -t "$DURATION"
+    t1=$(date +%s%N); c1=$(cpu_ticks "${pids[@]}")
+    wait $ping_pid
+    if step_ok tcp_fwd; then
+      v=$(tcp_gbps "$WORK/tcp-fwd.json"); put "$mode" "$who" tcp_fwd "$v"
+      put "$mode" "$who" rtt_load "$(ping_stats "$WORK/ping-load.txt" "$lcount")"
+      [ ${#pids[@]} -gt 0 ] && put "$mode" "$who" cpu_tcp_fwd "$(awk -v a=$c0 -v b=$c1 -v t0=$t0 -v t1=$t1 -v hz=$HZ 'BEGIN{printf "%.0f", (b-a)/hz/((t1-t0)/1e9)*100}')"
+      [ "$v" = failed ] && start_iperf_server
+    fi
+  fi
+
+  for step in tcp_rev udp1400 udp200; do
+    step_ok $step || continue
+    sleep 0.3
+    c0=$(cpu_ticks "${pids[@]}"); t0=$(date +%s%N)
+    case $step in
+      tcp_rev) iperf $step "$target" -t "$DURATION" -R ;;
+      udp1400) iperf $step "$target" -t "$UDP_DURATION" -u -b 0 -l 1400 ;;
+      udp200) iperf $step "$target" -t "$UDP_DURATION" -u -b 0 -l 200 ;;
+    esac
+    t1=$(date +%s%N); c1=$(cpu_ticks "${pids[@]}")
+    step_ok $step || continue
+    if [ $step = tcp_rev ]; then v=$(tcp_gbps "$WORK/$step.json"); else v=$(udp_stats "$WORK/$step.json"); fi
+    put "$mode" "$who" $step "$v"
+    [ ${#pids[@]} -gt 0 ] && put "$mode" "$who" cpu_$step "$(awk -v a=$c0 -v b=$c1 -v t0=$t0 -v t1=$t1 -v hz=$HZ 'BEGIN{printf "%.0f", (b-a)/hz/((t1-t0)/1e9)*100}')"
+    [ "$v" = failed ] && { log "$who $mode: iperf3 $step failed: $(jq -r '.error // empty' "$WORK/$step.json" 2>/dev/null)"; start_iperf_server; }
+  done
+  [ ${#pids[@]} -gt 0 ] && put "$mode" "$who" rss_mib "$(max_hwm_mib "${pids[@]}")"
+  log "$who $mode: $(awk -F'\t' -v m="$mode" -v w="$who" '$1 == m && $2 == w {printf "%s=%s ", $3, $4}' "$RESULTS")"
+}
+
+log_tail() { tail -n 3 "$1" 2>/dev/null | tr '\n\t' '  ' | cut -c1-300; }
+
+run_pair() { # <mode> <vtund|vtunts>
+  local mode=$1 who=$2 label=$2 srv cli pids
+  [ "$who" = vtunts ] && label=$LABEL
+  mode_parts "$mode"
+  if [ "$who" = vtund ]; then
+    write_vtund_conf "$WORK/srv.conf" server; write_vtund_conf "$WORK/cli.conf" client
+    OPENSSL_CONF=$WORK/openssl-legacy.cnf start_in $NS_A "$mode-$who-srv" vtund -n -s -f "$WORK/srv.conf"
+  else
+    write_vtunts_toml "$WORK/srv.toml" server; write_vtunts_toml "$WORK/cli.toml" client
+    start_in $NS_A "$mode-$who-srv" $VTUNTS -n -s -f "$WORK/srv.toml"
+  fi
+  srv="$WORK/$mode-$who-srv.log"; cli="$WORK/$mode-$who-cli.log"
+  if ! wait_listening 20; then
+    put "$mode" "$label" failed "server did not start: $(log_tail "$srv")"; log "$label $mode: server did not start"; kill_ns_procs; return
+  fi
+  if [ "$who" = vtund ]; then
+    OPENSSL_CONF=$WORK/openssl-legacy.cnf start_in $NS_B "$mode-$who-cli" vtund -n -f "$WORK/cli.conf" $SESSION $IP_A
+  else
+    start_in $NS_B "$mode-$who-cli" $VTUNTS -n -f "$WORK/cli.toml" $SESSION $IP_A
+  fi
+  if ! wait_tunnel 20; then
+    put "$mode" "$label" failed "tunnel did not come up: server: $(log_tail "$srv") client: $(log_tail "$cli")"
+    log "$label $mode: tunnel did not come up"; kill_ns_procs; return
+  fi
+  sleep 0.5 # let up commands and handshake echoes finish
+  mapfile -t pids < <(daemon_pids)
+  measure "$mode" "$label" $TUN_A "${pids[@]}"
+  if awk -F'\t' -v m="$mode" -v w="$label" '$1 == m && $2 == w && $3 == "died" {f = 1} END {exit !f}' "$RESULTS"; then
+    put "$mode" "$label" note "server: $(log_tail "$srv") | client: $(log_tail "$cli")"
+  fi
+  kill_ns_procs
+}
+
+setup_ns
+if [ "$RAW" = 1 ]; then
+  log "=== raw veth"
+  measure raw - $IP_A
+  kill_ns_procs
+fi
+for mode in $MODES; do
+  for who in $DAEMONS; do
+    log "=== $mode: $who"
+    run_pair "$mode" "$who"
+  done
+done
+log "done"
