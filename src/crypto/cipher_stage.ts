@@ -244,6 +244,10 @@ function hasTag(buf: Uint8Array, at: number, tag: readonly number[]): boolean {
  * else drops the frame and (unless we are already resyncing) goes back to INIT
  * and asks the peer for a re-init.
  *
+ * Receiving is more forgiving than vtund's where the wire allows it: CBC and
+ * CFB need no resync after a lost frame (only the seq# block is garbled), and
+ * an "ivec" frame is taken in any state.
+ *
  * One deviation, on purpose: where vtund would send "rsyn" with a sender
  * context it never created or had just discarded, this stage starts the frame
  * with a fresh ivec header as well (a vtund receiver handles ivec + rsyn).
@@ -268,6 +272,8 @@ class StreamStage implements CipherStage {
   private dummy = false;
   private encLogged = false;
   private decLogged = false;
+  /** CBC and CFB recover from a lost frame by themselves (see decode). */
+  private readonly selfSynchronizing: boolean;
 
   constructor(readonly cipher: CipherInfo, private readonly engine: CipherEngine, private readonly env: StageEnv) {
     this.name = cipher.name;
@@ -280,6 +286,7 @@ class StreamStage implements CipherStage {
     this.header = new Uint8Array(2 * this.bs);
     this.iv = new Uint8Array(this.bs);
     this.seq = env.random32();
+    this.selfSynchronizing = cipher.mode === "cbc" || cipher.mode === "cfb";
   }
 
   takeDummyRequest(): boolean {
@@ -369,6 +376,23 @@ class StreamStage implements CipherStage {
         this.encState = INIT;
         this.encCtx = null;
       }
+    } else if (len >= 3 * bs && this.isIvecFrame(src, at)) {
+      // The peer started a fresh chain while we thought we were in sequence (it answered an
+      // "rsyn" of ours whose reply we did not wait for, or it gave up on us): take it.
+      this.decCtx = this.engine.mode(false, this.header.subarray(4, 4 + bs));
+      this.header.fill(0);
+      at += 2 * bs;
+      len -= 2 * bs;
+      this.decCtx.update(src, at, len, dst, dstAt);
+      if (!hasTag(dst, dstAt, TAG_SEQ) && !hasTag(dst, dstAt, TAG_RSYN)) {
+        this.outOfSync();
+        return 0;
+      }
+    } else if (this.selfSynchronizing) {
+      // CBC and full-block CFB decrypt each block from the ciphertext block before it, so
+      // after a lost frame only this frame's first block (the "seq#" block) is wrong: the
+      // packet is intact and the chain is whole again. No resync needed (vtund would drop
+      // the frame and resync, losing a few more packets on a lossy UDP path).
     } else {
       this.outOfSync();
       return 0;
@@ -383,6 +407,12 @@ class StreamStage implements CipherStage {
     const out = len - pad;
     dst.copyWithin(dstAt, dstAt + bs, dstAt + bs + out);
     return out;
+  }
+
+  /** True if `src[at…]` starts with an ECB-encrypted "ivec" header (its IV is then in `header`). */
+  private isIvecFrame(src: Uint8Array, at: number): boolean {
+    this.ecbDec.update(src, at, 2 * this.bs, this.header, 0);
+    return hasTag(this.header, 0, TAG_IVEC);
   }
 
   /** vtund's recv_ib_mesg for a block that is neither "seq#" nor "rsyn". */

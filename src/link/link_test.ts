@@ -239,3 +239,83 @@ describe("Link", () => {
     assert.equal(a.link.end, null);
   });
 });
+
+describe("Link: vtund parity details", () => {
+  it("a 1-byte packet (a peer's resync dummy) is dropped on packet devices, delivered on streams", () => {
+    const [a, b] = pair({ dropDummyPackets: true });
+    a.link.start(0);
+    b.link.start(0);
+    a.device.inject(packet(1, 9));
+    a.device.inject(packet(100, 9));
+    settle(a, b);
+    assert.deepEqual(b.device.written, [packet(100, 9)]);
+    assert.equal(b.link.stats.dummyFrames, 1);
+    assert.equal(b.link.end, null, "the link goes on");
+    const [c, d] = pair({ dropDummyPackets: false });
+    c.link.start(0);
+    d.link.start(0);
+    c.device.inject(packet(1, 9));
+    settle(c, d);
+    assert.deepEqual(d.device.written, [packet(1, 9)]);
+  });
+
+  it("a stage asking for a dummy frame makes the link send a 1-byte frame through the pipeline", () => {
+    let requests = 0;
+    const encoded: number[] = [];
+    const stage: FrameStage = {
+      name: "probe",
+      overhead: 0,
+      encode(src, at, n, dst, dstAt) {
+        encoded.push(n);
+        dst.set(src.subarray(at, at + n), dstAt);
+        return n;
+      },
+      decode(src, at, n, dst, dstAt) {
+        dst.set(src.subarray(at, at + n), dstAt);
+        requests++;
+        return n;
+      },
+      takeDummyRequest: () => requests === 1,
+    };
+    const [a, b] = pair({}, [stage]);
+    a.link.start(0);
+    b.link.start(0);
+    a.device.inject(packet(50, 1));
+    settle(a, b);
+    assert.ok(encoded.includes(1), `b encoded a 1-byte dummy (encoded sizes ${encoded.join(",")})`);
+  });
+
+  it("the shaper holds device reads back once its bucket is empty", async () => {
+    const { Shaper } = await import("./shaper.ts");
+    let t = 0;
+    const shaper = new Shaper(8, () => t); // 8 kbit/s: 1424 bytes/s, burst 4300 bytes
+    const [a, b] = pair({ shaper });
+    a.link.start(0);
+    b.link.start(0);
+    for (let i = 0; i < 10; i++) a.device.inject(packet(1400, i));
+    settle(a, b);
+    const first = b.device.written.length;
+    assert.ok(first >= 3 && first <= 4, `a burst of ${first} packets`);
+    assert.equal(a.link.wantsDevice, false);
+    assert.ok(a.link.msUntilTick(t) > 0, "the poll timeout covers the shaper's wait");
+    t += 1000;
+    settle(a, b);
+    assert.equal(b.device.written.length, first + 1, "one more second, one more 1400-byte packet");
+  });
+
+  it("stat reports every interval and resetStats zeroes the counters", () => {
+    const reports: string[] = [];
+    const [a, b] = pair({ stat: { intervalMs: 1000, report: (s) => reports.push(`${s.bytesOut}/${s.wireOut}`) } });
+    a.link.start(0);
+    b.link.start(0);
+    a.device.inject(packet(100, 1));
+    settle(a, b);
+    a.link.tick(999);
+    assert.deepEqual(reports, []);
+    a.link.tick(1000);
+    assert.deepEqual(reports, ["100/100"]);
+    a.link.resetStats();
+    a.link.tick(2000);
+    assert.deepEqual(reports, ["100/100", "0/0"]);
+  });
+});
