@@ -16,8 +16,19 @@ import { SessionWorker } from "./session_worker.ts";
 import { onSignals } from "./signals.ts";
 import type { LogTarget } from "./syslog.ts";
 
-/** vtund's fixed delay between reconnect attempts. */
+/** vtund's delay between reconnect attempts: the first retry waits this long, as vtund's always do. */
 export const RECONNECT_DELAY_MS = 5000;
+/** Longest wait between attempts while the server stays unreachable. */
+export const RECONNECT_MAX_MS = 60_000;
+
+/**
+ * The wait before reconnect attempt number `failures` (1 = right after the
+ * first failure): vtund's 5 s, doubling while attempts keep failing, at most
+ * a minute. A session that authenticated resets the count.
+ */
+export function reconnectDelay(failures: number): number {
+  return Math.min(RECONNECT_MAX_MS, RECONNECT_DELAY_MS * 2 ** Math.max(0, failures - 1));
+}
 
 /** Command-line settings of a client run. */
 export interface ClientOptions {
@@ -109,6 +120,7 @@ export async function runClient(libc: Libc, config: Config, opts: ClientOptions,
   });
 
   let lastOutcome: SessionOutcome | null = null;
+  let failures = 0;
   try {
     slog.info(`vtunts client started for session ${session.name} → ${opts.server}:${port}${persist ? " (persist)" : ""}`);
     while (!stopping) {
@@ -138,9 +150,12 @@ export async function runClient(libc: Libc, config: Config, opts: ClientOptions,
       if (lastOutcome.kind !== "ended") slog.error(describe(lastOutcome, opts.server));
       if (!persist) break;
       if (reconnectNow) continue;
-      slog.info(`reconnecting in ${RECONNECT_DELAY_MS / 1000} s`);
+      // A session that ran resets the backoff; failed attempts in a row lengthen it.
+      failures = lastOutcome.kind === "ended" ? 1 : failures + 1;
+      const delay = reconnectDelay(failures);
+      slog.info(`reconnecting in ${delay / 1000} s`);
       await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, RECONNECT_DELAY_MS);
+        const timer = setTimeout(resolve, delay);
         wakeSleep = () => {
           clearTimeout(timer);
           resolve();
