@@ -117,7 +117,7 @@ async function runStreamCase(pair: NetnsPair, c: Case): Promise<void> {
     serverProgram: `${raw}exec cat`,
     // The pause lets the far side's program put its pty in raw mode first: vtund leaves a pty in
     // cooked mode with echo, which would mangle (and echo back) data that arrives earlier.
-    clientProgram: `${raw}(sleep 1; cat ${data}) & exec cat > ${back}`,
+    clientProgram: `${raw}(sleep 2; cat ${data}) & exec cat > ${back}`,
   };
   await startServer(pair, c.server, spec);
   startClient(pair, c.client, spec);
