@@ -57,9 +57,13 @@ UDP_DURATION=${UDP_DURATION:-$DURATION}
 log() { echo "[bench $(date +%H:%M:%S)] $*" >&2; }
 put() { printf '%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" >> "$RESULTS"; } # mode daemon key value
 
-# Only one run at a time may own vtbn-a/vtbn-b.
+# Only one run at a time may own vtbn-a/vtbn-b (two at once would also skew each other's numbers):
+# wait up to 30 minutes for another run to finish. Nothing is touched before the lock is ours.
 exec 9> "$LOCK"
-flock -n 9 || { echo "bench-tunnels.sh: another bench owns netns $NS_A/$NS_B ($LOCK)" >&2; exit 1; }
+if ! flock -n 9; then
+  log "another bench run owns netns $NS_A/$NS_B ($LOCK): waiting for it (up to 30 minutes)"
+  flock -w 1800 9 || { log "gave up waiting for $LOCK"; exit 1; }
+fi
 
 WORK=$(mktemp -d -t vtbn-bench.XXXXXX)
 HZ=$(getconf CLK_TCK)
@@ -165,7 +169,7 @@ write_vtunts_toml() { # <file> <server|client>
 # ---- processes ------------------------------------------------------------------------------
 start_in() { # <ns> <logname> <cmd...>   setsid: vtund signals its whole process group on exit
   local ns=$1 name=$2; shift 2
-  setsid ip netns exec "$ns" "$@" > "$WORK/$name.log" 2>&1 < /dev/null &
+  setsid ip netns exec "$ns" "$@" > "$WORK/$name.log" 2>&1 < /dev/null 9>&- &
 }
 
 daemon_pids() { # processes in both namespaces other than our tools
@@ -216,6 +220,7 @@ wait_listening() { # <seconds>: the server accepts on PORT in NS_A
   while [ "$(date +%s%N)" -lt $deadline ]; do
     [ -n "$(ip netns exec $NS_A ss -Hltn "sport = :$PORT" 2>/dev/null)" ] && return 0
     sleep 0.1
+    [ -n "$(ip netns pids $NS_A 2>/dev/null)" ] || { sleep 0.2; [ -n "$(ip netns pids $NS_A 2>/dev/null)" ] || return 1; } # it exited
   done
   return 1
 }
@@ -225,6 +230,7 @@ wait_tunnel() { # <seconds>: a ping crosses the tunnel
   while [ "$(date +%s%N)" -lt $deadline ]; do
     timeout 3 ip netns exec $NS_B ping -n -c 1 -W 1 $TUN_A > /dev/null 2>&1 && return 0
     sleep 0.1
+    [ -n "$(ip netns pids $NS_A 2>/dev/null)" ] && [ -n "$(ip netns pids $NS_B 2>/dev/null)" ] || return 1 # one side exited
   done
   return 1
 }
@@ -232,7 +238,7 @@ wait_tunnel() { # <seconds>: a ping crosses the tunnel
 start_iperf_server() {
   local p
   for p in $(ip netns pids $NS_A 2>/dev/null); do [ "$(cat /proc/$p/comm 2>/dev/null)" = iperf3 ] && kill -9 "$p" 2>/dev/null; done
-  setsid ip netns exec $NS_A iperf3 -s -p $IPERF_PORT >> "$WORK/iperf-server.log" 2>&1 < /dev/null &
+  setsid ip netns exec $NS_A iperf3 -s -p $IPERF_PORT >> "$WORK/iperf-server.log" 2>&1 < /dev/null 9>&- &
   local i
   for i in $(seq 30); do
     [ -n "$(ip netns exec $NS_A ss -Hltn "sport = :$IPERF_PORT" 2>/dev/null)" ] && return 0
@@ -261,90 +267,84 @@ run_ping() { # <target> <count> <outfile>
     ip netns exec $NS_B ping -n -i "$PING_INTERVAL" -c "$2" -W 1 "$1" > "$3" 2>&1
 }
 
-# iperf <name> <target> <iperf3 args...>: JSON in $WORK/<name>.json, exit status of iperf3
+# iperf <name> <target> <seconds> <iperf3 args...>: JSON in $WORK/<name>.json. Stopped after
+# seconds + 20, or at once when a daemon of the pair dies (iperf3 would otherwise hang).
 iperf() {
-  local name=$1 target=$2 secs; shift 2
-  secs=$DURATION; [[ " $* " == *" -u "* ]] && secs=$UDP_DURATION
-  timeout -s KILL $(( secs + 20 )) ip netns exec $NS_B \
-    iperf3 -c "$target" -p $IPERF_PORT -J --connect-timeout 3000 "$@" > "$WORK/$name.json" 2> "$WORK/$name.err"
+  local name=$1 target=$2 secs=$3 pid deadline; shift 3
+  ip netns exec $NS_B iperf3 -c "$target" -p $IPERF_PORT -J --connect-timeout 3000 -t "$secs" "$@" \
+    > "$WORK/$name.json" 2> "$WORK/$name.err" < /dev/null &
+  pid=$!
+  deadline=$(( ${EPOCHREALTIME/./} + (secs + 20) * 1000000 ))
+  while kill -0 $pid 2>/dev/null; do
+    if [ ${EPOCHREALTIME/./} -gt $deadline ] || { [ ${#PIDS[@]} -gt 0 ] && ! all_alive "${PIDS[@]}"; }; then
+      sleep 0.5; kill -9 $pid 2>/dev/null; break
+    fi
+    sleep 0.2
+  done
+  { wait $pid; } 2>/dev/null
 }
 
 tcp_gbps() { jq -r 'if .error then "failed" else ((.end.sum_received.bits_per_second // 0) / 1e9 * 1000 | round / 1000 | tostring) end' "$1" 2>/dev/null || echo failed; }
-# UDP: packets the receiver got per second and the loss it reports (iperf3 3.12: end.sum is the
-# receiver's view: packets sent by the client, lost_packets counted by the server from sequence numbers).
+# UDP: "<packets/s the receiver got> <loss%>". iperf3 3.12's end.sum is the receiver's view: packets
+# the client sent, lost_packets counted by the server from sequence numbers.
 udp_stats() {
   jq -r 'if .error then "failed" else (.end.sum as $s | (($s.packets - $s.lost_packets) / $s.seconds) as $pps
     | "\($pps | round) \($s.lost_percent * 10 | round / 10)") end' "$1" 2>/dev/null || echo failed
 }
+cpu_pct() { awk -v a=$1 -v b=$2 -v t0=$3 -v t1=$4 -v hz=$HZ 'BEGIN{printf "%.0f", (b-a)/hz/((t1-t0)/1e9)*100}'; }
 
-# measure <mode> <daemon> <target> <pids...>: runs every step and records it
-measure() {
-  local mode=$1 who=$2 target=$3; shift 3
-  local pids=("$@") dead="" t0 t1 c0 c1 a b v ping_pid step
-  step_ok() { # <step>: false if a daemon died (records the step that killed it)
-    [ ${#pids[@]} -eq 0 ] && return 0
-    [ -n "$dead" ] && return 1
-    all_alive "${pids[@]}" && return 0
-    dead=$1; put "$mode" "$who" died "$1"; log "$who $mode: a daemon died during $1"; return 1
-  }
+PIDS=() # the running daemon pair (empty for raw veth)
 
-  if [ ${#pids[@]} -gt 0 ]; then
-    # idle: no traffic at all
-    a=$(task_sums "${pids[@]}"); t0=$(date +%s%N); sleep "$IDLE"; b=$(task_sums "${pids[@]}"); t1=$(date +%s%N)
-    if step_ok idle; then
-      put "$mode" "$who" idle_cpu "$(awk -v a="${a% *}" -v b="${b% *}" -v t0=$t0 -v t1=$t1 'BEGIN{printf "%.2f", (b-a)/(t1-t0)*100}')"
-      put "$mode" "$who" idle_wakeups "$(awk -v a="${a#* }" -v b="${b#* }" -v t0=$t0 -v t1=$t1 'BEGIN{printf "%.1f", (b-a)/((t1-t0)/1e9)}')"
-    fi
+# run_step <mode> <daemon> <target> <step>: measures one step and sets STEP_VALUES
+# ("key<TAB>value" lines); they are recorded only if every daemon survived the step.
+run_step() {
+  local mode=$1 who=$2 target=$3 step=$4 t0 t1 c0 c1 a b v
+  STEP_VALUES=""
+  add() { STEP_VALUES+="$1"$'\t'"$2"$'\n'; }
+  case $step in
+    idle) # no traffic at all
+      a=$(task_sums "${PIDS[@]}"); t0=$(date +%s%N); sleep "$IDLE"; b=$(task_sums "${PIDS[@]}"); t1=$(date +%s%N)
+      add idle_cpu "$(awk -v a="${a% *}" -v b="${b% *}" -v t0=$t0 -v t1=$t1 'BEGIN{printf "%.2f", (b-a)/(t1-t0)*100}')"
+      add idle_wakeups "$(awk -v a="${a#* }" -v b="${b#* }" -v t0=$t0 -v t1=$t1 'BEGIN{printf "%.1f", (b-a)/((t1-t0)/1e9)}')" ;;
+    ping)
+      run_ping "$target" "$PINGS" "$WORK/ping-idle.txt"
+      add rtt_idle "$(ping_stats "$WORK/ping-idle.txt" "$PINGS")" ;;
+    tcp_fwd) # with a ping alongside: starts 1 s into the run, ends before it
+      local lcount ping_pid
+      lcount=$(awk -v d="$DURATION" -v i="$PING_INTERVAL" 'BEGIN{n = int((d - 1.5) / i); print (n < 10 ? 10 : n)}')
+      ( sleep 1; run_ping "$target" "$lcount" "$WORK/ping-load.txt" ) & ping_pid=$!
+      c0=$(cpu_ticks "${PIDS[@]}"); t0=$(date +%s%N)
+      iperf $step "$target" "$DURATION"
+      t1=$(date +%s%N); c1=$(cpu_ticks "${PIDS[@]}")
+      wait $ping_pid
+      v=$(tcp_gbps "$WORK/$step.json"); add $step "$v"
+      add rtt_load "$(ping_stats "$WORK/ping-load.txt" "$lcount")"
+      [ ${#PIDS[@]} -gt 0 ] && add cpu_$step "$(cpu_pct $c0 $c1 $t0 $t1)" ;;
+    tcp_rev|udp1400|udp200)
+      c0=$(cpu_ticks "${PIDS[@]}"); t0=$(date +%s%N)
+      case $step in
+        tcp_rev) iperf $step "$target" "$DURATION" -R ;;
+        udp1400) iperf $step "$target" "$UDP_DURATION" -u -b 0 -l 1400 ;;
+        udp200) iperf $step "$target" "$UDP_DURATION" -u -b 0 -l 200 ;;
+      esac
+      t1=$(date +%s%N); c1=$(cpu_ticks "${PIDS[@]}")
+      if [ $step = tcp_rev ]; then v=$(tcp_gbps "$WORK/$step.json"); else v=$(udp_stats "$WORK/$step.json"); fi
+      add $step "$v"
+      [ ${#PIDS[@]} -gt 0 ] && add cpu_$step "$(cpu_pct $c0 $c1 $t0 $t1)" ;;
+  esac
+  if [ "${v:-}" = failed ]; then
+    log "$who $mode: $step failed: $(jq -r '.error // empty' "$WORK/$step.json" 2>/dev/null)"
+    start_iperf_server # it can get stuck after a failed test
   fi
-
-  if step_ok ping; then
-    run_ping "$target" "$PINGS" "$WORK/ping-idle.txt"
-    v=$(ping_stats "$WORK/ping-idle.txt" "$PINGS"); step_ok ping && put "$mode" "$who" rtt_idle "$v"
-  fi
-
-  start_iperf_server || log "iperf3 server did not start"
-  if step_ok tcp_fwd; then
-    # loaded ping: starts 1 s into the run, ends before it
-    local lcount; lcount=$(awk -v d="$DURATION" -v i="$PING_INTERVAL" 'BEGIN{n = int((d - 1.5) / i); print (n < 10 ? 10 : n)}')
-    ( sleep 1; run_ping "$target" "$lcount" "$WORK/ping-load.txt" ) & ping_pid=$!
-    c0=$(cpu_ticks "${pids[@]}"); t0=$(date +%s%N)
-    iperf tcp-fwd "$target" -t "$DURATION"
-    t1=$(date +%s%N); c1=$(cpu_ticks "${pids[@]}")
-    wait $ping_pid
-    if step_ok tcp_fwd; then
-      v=$(tcp_gbps "$WORK/tcp-fwd.json"); put "$mode" "$who" tcp_fwd "$v"
-      put "$mode" "$who" rtt_load "$(ping_stats "$WORK/ping-load.txt" "$lcount")"
-      [ ${#pids[@]} -gt 0 ] && put "$mode" "$who" cpu_tcp_fwd "$(awk -v a=$c0 -v b=$c1 -v t0=$t0 -v t1=$t1 -v hz=$HZ 'BEGIN{printf "%.0f", (b-a)/hz/((t1-t0)/1e9)*100}')"
-      [ "$v" = failed ] && start_iperf_server
-    fi
-  fi
-
-  for step in tcp_rev udp1400 udp200; do
-    step_ok $step || continue
-    sleep 0.3
-    c0=$(cpu_ticks "${pids[@]}"); t0=$(date +%s%N)
-    case $step in
-      tcp_rev) iperf $step "$target" -t "$DURATION" -R ;;
-      udp1400) iperf $step "$target" -t "$UDP_DURATION" -u -b 0 -l 1400 ;;
-      udp200) iperf $step "$target" -t "$UDP_DURATION" -u -b 0 -l 200 ;;
-    esac
-    t1=$(date +%s%N); c1=$(cpu_ticks "${pids[@]}")
-    step_ok $step || continue
-    if [ $step = tcp_rev ]; then v=$(tcp_gbps "$WORK/$step.json"); else v=$(udp_stats "$WORK/$step.json"); fi
-    put "$mode" "$who" $step "$v"
-    [ ${#pids[@]} -gt 0 ] && put "$mode" "$who" cpu_$step "$(awk -v a=$c0 -v b=$c1 -v t0=$t0 -v t1=$t1 -v hz=$HZ 'BEGIN{printf "%.0f", (b-a)/hz/((t1-t0)/1e9)*100}')"
-    [ "$v" = failed ] && { log "$who $mode: iperf3 $step failed: $(jq -r '.error // empty' "$WORK/$step.json" 2>/dev/null)"; start_iperf_server; }
-  done
-  [ ${#pids[@]} -gt 0 ] && put "$mode" "$who" rss_mib "$(max_hwm_mib "${pids[@]}")"
-  log "$who $mode: $(awk -F'\t' -v m="$mode" -v w="$who" '$1 == m && $2 == w {printf "%s=%s ", $3, $4}' "$RESULTS")"
 }
 
 log_tail() { tail -n 3 "$1" 2>/dev/null | tr '\n\t' '  ' | cut -c1-300; }
 
-run_pair() { # <mode> <vtund|vtunts>
-  local mode=$1 who=$2 label=$2 srv cli pids
-  [ "$who" = vtunts ] && label=$LABEL
-  mode_parts "$mode"
+# start_pair <mode> <vtund|vtunts> <label>: starts server and client, waits for the tunnel, sets
+# PIDS; on failure prints the reason and returns 1
+start_pair() {
+  local mode=$1 who=$2 srv cli
+  srv="$WORK/$mode-$who-srv.log"; cli="$WORK/$mode-$who-cli.log"
   if [ "$who" = vtund ]; then
     write_vtund_conf "$WORK/srv.conf" server; write_vtund_conf "$WORK/cli.conf" client
     OPENSSL_CONF=$WORK/openssl-legacy.cnf start_in $NS_A "$mode-$who-srv" vtund -n -s -f "$WORK/srv.conf"
@@ -352,34 +352,56 @@ run_pair() { # <mode> <vtund|vtunts>
     write_vtunts_toml "$WORK/srv.toml" server; write_vtunts_toml "$WORK/cli.toml" client
     start_in $NS_A "$mode-$who-srv" $VTUNTS -n -s -f "$WORK/srv.toml"
   fi
-  srv="$WORK/$mode-$who-srv.log"; cli="$WORK/$mode-$who-cli.log"
-  if ! wait_listening 20; then
-    put "$mode" "$label" failed "server did not start: $(log_tail "$srv")"; log "$label $mode: server did not start"; kill_ns_procs; return
-  fi
+  wait_listening 20 || { echo "server did not start: $(log_tail "$srv")"; return 1; }
   if [ "$who" = vtund ]; then
     OPENSSL_CONF=$WORK/openssl-legacy.cnf start_in $NS_B "$mode-$who-cli" vtund -n -f "$WORK/cli.conf" $SESSION $IP_A
   else
     start_in $NS_B "$mode-$who-cli" $VTUNTS -n -f "$WORK/cli.toml" $SESSION $IP_A
   fi
-  if ! wait_tunnel 20; then
-    put "$mode" "$label" failed "tunnel did not come up: server: $(log_tail "$srv") client: $(log_tail "$cli")"
-    log "$label $mode: tunnel did not come up"; kill_ns_procs; return
-  fi
-  sleep 0.5 # let up commands and handshake echoes finish
-  mapfile -t pids < <(daemon_pids)
-  measure "$mode" "$label" $TUN_A "${pids[@]}"
-  if awk -F'\t' -v m="$mode" -v w="$label" '$1 == m && $2 == w && $3 == "died" {f = 1} END {exit !f}' "$RESULTS"; then
-    put "$mode" "$label" note "server: $(log_tail "$srv") | client: $(log_tail "$cli")"
-  fi
+  wait_tunnel 20 || { echo "tunnel did not come up: server: $(log_tail "$srv") | client: $(log_tail "$cli")"; return 1; }
+  sleep 0.3 # let the up commands and the handshake echoes finish
+  mapfile -t PIDS < <(daemon_pids)
+  start_iperf_server || { echo "iperf3 server did not start"; return 1; }
+}
+
+# run_pair <mode> <vtund|vtunts|raw>: every step; a daemon that dies fails the step it died in,
+# then the pair is restarted (at most twice) for the remaining steps.
+run_pair() {
+  local mode=$1 who=$2 label=$2 target=$TUN_A step up=0 restarts=0 died="" why k v
+  local steps="idle ping tcp_fwd tcp_rev udp1400 udp200"
+  [ "$who" = vtunts ] && label=$LABEL
+  if [ "$who" = raw ]; then label=-; target=$IP_A; steps=${steps#idle }; PIDS=(); start_iperf_server; up=1; fi
+  mode_parts "$mode"
+  for step in $steps; do
+    if [ $up = 0 ]; then
+      if [ $restarts -gt 2 ] || ! why=$(start_pair "$mode" "$who"); then
+        if [ $restarts -gt 2 ]; then why="not restarted after $restarts deaths"
+        elif [ -n "$died" ]; then why="restart: $why"; fi
+        put "$mode" "$label" failed "$why"; log "$label $mode: $why"; break
+      fi
+      mapfile -t PIDS < <(daemon_pids); up=1
+      if [ ${#PIDS[@]} -lt 2 ]; then # server and client, at least: otherwise CPU and liveness are wrong
+        put "$mode" "$label" failed "found ${#PIDS[@]} daemon process(es) in the namespaces, expected 2 or more"; break
+      fi
+    fi
+    [ "$step" = idle ] || sleep 0.2
+    run_step "$mode" "$label" "$target" $step
+    if [ ${#PIDS[@]} -gt 0 ] && ! all_alive "${PIDS[@]}"; then
+      log "$label $mode: a daemon died during $step"
+      put "$mode" "$label" note "died during $step: server: $(log_tail "$WORK/$mode-$who-srv.log") | client: $(log_tail "$WORK/$mode-$who-cli.log")"
+      died+="${died:+, }$step"; restarts=$(( restarts + 1 )); kill_ns_procs; up=0
+      continue
+    fi
+    while IFS=$'\t' read -r k v; do [ -n "$k" ] && put "$mode" "$label" "$k" "$v"; done <<< "$STEP_VALUES"
+  done
+  [ -n "$died" ] && put "$mode" "$label" died "$died"
+  [ $up = 1 ] && [ ${#PIDS[@]} -gt 0 ] && put "$mode" "$label" rss_mib "$(max_hwm_mib "${PIDS[@]}")"
+  log "$label $mode: $(awk -F'\t' -v m="$mode" -v w="$label" '$1 == m && $2 == w && $3 != "note" {printf "%s=%s ", $3, $4}' "$RESULTS")"
   kill_ns_procs
 }
 
 setup_ns
-if [ "$RAW" = 1 ]; then
-  log "=== raw veth"
-  measure raw - $IP_A
-  kill_ns_procs
-fi
+[ "$RAW" = 1 ] && { log "=== raw veth"; run_pair raw raw; }
 for mode in $MODES; do
   for who in $DAEMONS; do
     log "=== $mode: $who"
