@@ -14,6 +14,8 @@ import type { LinkInfo, SessionOutcome } from "./session.ts";
 export interface KeptDevice {
   fd: number;
   name: string;
+  /** TUN_F_* offloads the fd was opened with (IFF_VNET_HDR); absent or 0 for a plain fd. */
+  offloads?: number;
 }
 
 /** Connect to a server and run the client side of `session`. */

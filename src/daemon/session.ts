@@ -11,7 +11,7 @@
  */
 import type { Command, SessionConfig } from "../config/config.ts";
 import { DEFAULT_KEEPALIVE } from "../config/config.ts";
-import type { Device } from "../device/device.ts";
+import type { AnyDevice } from "../device/device.ts";
 import { Link, type Keepalive, type LinkEnd, type LinkStats } from "../link/link.ts";
 import { Pipeline } from "../link/pipeline.ts";
 import { Shaper } from "../link/shaper.ts";
@@ -42,9 +42,9 @@ export interface SessionIo {
   /** The peer's end of the control connection. */
   readonly remote: Endpoint;
   /** Opens (or takes over a kept) device of the type in `flags` for an authenticated session. */
-  openDevice(session: SessionConfig, flags: SessionFlags): Device;
+  openDevice(session: SessionConfig, flags: SessionFlags): AnyDevice;
   /** Frees the device: closes it, or keeps it for the next session (`persist keep`). */
-  releaseDevice(device: Device): void;
+  releaseDevice(device: AnyDevice): void;
   /** proto tcp: frames continue on the control connection. */
   tcpTransport(): FrameTransport;
   /**
@@ -59,7 +59,7 @@ export interface SessionIo {
    * The link is up: run the `up` commands (in the background). For pipe and
    * tty devices the commands get the device's other end as stdin/stdout.
    */
-  linkUp(info: LinkInfo, commands: readonly Command[], device: Device): void;
+  linkUp(info: LinkInfo, commands: readonly Command[], device: AnyDevice): void;
   /** The link is down: run the `down` commands; resolves when they finished. */
   linkDown(info: LinkInfo, commands: readonly Command[]): Promise<void>;
   /** `stat yes`: appends one line to the session's statistics file. */
@@ -211,7 +211,7 @@ async function runAuthenticated(
   }
   // nat_hack: only the configured side waits for the peer's first datagram.
   const natHack = flags.proto === "udp" && session.natHack === role;
-  let device: Device;
+  let device: AnyDevice;
   try {
     device = io.openDevice(session, flags);
   } catch (e) {

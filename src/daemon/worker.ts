@@ -10,11 +10,12 @@ import { loadLibc, type Libc } from "../../ffi/index.ts";
 import { POLLIN } from "../../ffi/libc.ts";
 import type { SessionConfig } from "../config/config.ts";
 import { openTun, TunDevice } from "../device/tun.ts";
+import { OffloadTun, openSessionTun, underlyingTun } from "../device/offload_tun.ts";
 import { openPipe, openPty, StreamDevice } from "../device/stream.ts";
 import { appendFileSync, mkdirSync } from "node:fs";
 import type { Command } from "../config/config.ts";
 import type { SessionFlags } from "../protocol/flags.ts";
-import type { Device } from "../device/device.ts";
+import type { AnyDevice } from "../device/device.ts";
 import { runPollLoop } from "../link/poll_loop.ts";
 import type { Logger } from "../log.ts";
 import { makeLogger } from "./syslog.ts";
@@ -49,6 +50,12 @@ const STAT_INTERVAL_MS = process.env.VTUNTS_STAT_INTERVAL ? Number(process.env.V
 /** Socket buffers for data connections (wireguard-go uses 7 MB; the kernel caps to its limits). */
 const SOCKET_BUFFER = 4 * 1024 * 1024;
 
+/**
+ * Data-path features to switch off, for tests of the fallbacks and for
+ * kernels that misbehave: VTUNTS_DISABLE=tun-offload,udp-gso,udp-gro (any of them).
+ */
+const DISABLED = new Set((process.env.VTUNTS_DISABLE ?? "").split(",").map((s) => s.trim()).filter((s) => s !== ""));
+
 /** Waits for the main thread's next message (used while the link is not running). */
 function nextMessage(): Promise<MainEvent> {
   return new Promise((resolve) => port.once("message", resolve));
@@ -67,27 +74,33 @@ class WorkerIo implements SessionIo {
     private readonly wakeFd: number,
     private keptDevice: KeptDevice | null,
     private readonly keepDevice: boolean,
+    private readonly log: Logger,
   ) {
     this.control = new FdStream(libc, tcpFd, wakeFd);
     this.local = localEndpoint(libc, tcpFd);
     this.remote = peerEndpoint(libc, tcpFd);
   }
 
-  openDevice(session: SessionConfig, flags: SessionFlags): Device {
+  openDevice(session: SessionConfig, flags: SessionFlags): AnyDevice {
     if (flags.type === "pipe") return openPipe(this.libc);
     if (flags.type === "tty") return openPty(this.libc);
     if (this.keptDevice) {
-      const { fd, name } = this.keptDevice;
+      const { fd, name, offloads = 0 } = this.keptDevice;
       this.keptDevice = null;
-      return new TunDevice(this.libc, fd, name);
+      const tun = new TunDevice(this.libc, fd, name, offloads !== 0, offloads);
+      return offloads !== 0 ? new OffloadTun(tun) : tun;
     }
-    return openTun(this.libc, { mode: flags.type === "ether" ? "tap" : "tun", name: session.device ?? undefined });
+    const name = session.device ?? undefined;
+    if (flags.type === "ether") return openTun(this.libc, { mode: "tap", name });
+    // Layer 3 only: offloads hand over TCP super-segments, which only a tun session can cut up.
+    return openSessionTun(this.libc, name, !DISABLED.has("tun-offload"), this.log);
   }
 
-  releaseDevice(device: Device): void {
-    if (this.keepDevice && device instanceof TunDevice) {
+  releaseDevice(device: AnyDevice): void {
+    const tun = underlyingTun(device);
+    if (this.keepDevice && tun) {
       // persist keep: the main thread holds the fd for the next session.
-      post({ type: "keep-device", device: { fd: device.fd, name: device.name } });
+      post({ type: "keep-device", device: { fd: tun.fd, name: tun.name, offloads: tun.offloads } });
     } else {
       device.close();
     }
@@ -114,7 +127,9 @@ class WorkerIo implements SessionIo {
           throw e;
         }
         this.closeControl();
-        return new UdpFrameTransport(this.libc, fd, { awaitPeer });
+        const udp = new UdpFrameTransport(this.libc, fd, { awaitPeer, gso: !DISABLED.has("udp-gso"), gro: !DISABLED.has("udp-gro") });
+        this.log.debug(`udp: segmentation offload (UDP_SEGMENT) ${udp.gsoAvailable ? "on" : "off"}, receive coalescing (UDP_GRO) ${udp.coalesced ? "on" : "off"}`);
+        return udp;
       },
     };
   }
@@ -123,7 +138,7 @@ class WorkerIo implements SessionIo {
     return Promise.resolve(runPollLoop(this.libc, link, this.wakeFd));
   }
 
-  linkUp(info: LinkInfo, commands: readonly Command[], device: Device): void {
+  linkUp(info: LinkInfo, commands: readonly Command[], device: AnyDevice): void {
     // pipe/tty: the main thread starts the commands on the device's other end, then closes it.
     const stdioFd = device instanceof StreamDevice ? device.takeProgramFd() : null;
     post({ type: "up", info, commands: [...commands], stdioFd });
@@ -170,7 +185,7 @@ async function runClient(libc: Libc, job: ClientJob, log: Logger): Promise<Sessi
     if (e instanceof Cancelled) return null;
     return { kind: "failed", session: job.session.name, cause: "network", message: (e as Error).message };
   }
-  const io = new WorkerIo(libc, fd, job.wakeFd, job.keptDevice, job.session.persist === "keep");
+  const io = new WorkerIo(libc, fd, job.wakeFd, job.keptDevice, job.session.persist === "keep", log);
   try {
     return await runClientSession(io, job.session, { handshakeTimeoutMs: job.handshakeTimeoutMs, statIntervalMs: STAT_INTERVAL_MS }, log);
   } finally {
@@ -181,7 +196,8 @@ async function runClient(libc: Libc, job: ClientJob, log: Logger): Promise<Sessi
 
 async function runServer(libc: Libc, job: ServerJob, log: Logger): Promise<SessionOutcome> {
   const sessions = new Map(job.sessions.map((s) => [s.name, s]));
-  const io = new WorkerIo(libc, job.connFd, job.wakeFd, null, false);
+  const serverLog = log.forSession(formatEndpoint(job.peer));
+  const io = new WorkerIo(libc, job.connFd, job.wakeFd, null, false, serverLog);
   try {
     return await runServerSession(
       io,
@@ -196,7 +212,7 @@ async function runServer(libc: Libc, job: ServerJob, log: Logger): Promise<Sessi
           return reply.type === "admit-reply" ? reply.verdict : "internal error: no admission reply";
         },
       },
-      log.forSession(formatEndpoint(job.peer)),
+      serverLog,
     );
   } finally {
     io.closeControl();

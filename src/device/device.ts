@@ -3,8 +3,12 @@
  * (a TUN interface in the daemon, an in-memory queue in tests).
  */
 
+import type { PacketSink } from "./gso_split.ts";
+
 /** A packet device, used without blocking. */
 export interface Device {
+  /** Absent: this device is read one packet at a time (see {@link BurstDevice}). */
+  readonly burst?: undefined;
   /** Interface name (e.g. "tun0"), used for `%d` in up/down commands and in logs. */
   readonly name: string;
   /** The fd to poll() on; -1 for in-memory fakes. */
@@ -32,6 +36,48 @@ export interface Device {
   /** Writes out what `backlog` holds, as far as the fd takes it now. Throws when the device is gone. */
   flush?(): void;
 }
+
+/**
+ * A device whose one read yields a burst of packets and whose writes may be
+ * held back to be merged: a TUN with offloads (offload_tun.ts), where a read
+ * is a 64 KiB TCP super-segment to cut into packets and a write can carry a
+ * whole run of received segments.
+ */
+export interface BurstDevice {
+  readonly burst: true;
+  /** See {@link Device.name}. */
+  readonly name: string;
+  /** See {@link Device.fd}. */
+  readonly fd: number;
+  /**
+   * Reads once and hands every packet of what was read to `emit`, in order
+   * (views into the device's buffer, valid during the call only). False when
+   * nothing was waiting. Throws when the device is gone.
+   */
+  readBurst(emit: PacketSink): boolean;
+  /**
+   * Takes one packet for the device; it may be held back to be merged with
+   * the next ones until {@link endWrites}. Returns `length`, or `-errno` when
+   * the kernel refused a write this call made (of packets queued earlier).
+   * Throws when the device is gone.
+   */
+  writePacket(buf: Uint8Array, offset: number, length: number): number;
+  /** Writes everything held back (call after each batch of writes); 0, or `-errno` of a refused write. */
+  endWrites(): number;
+  /**
+   * Keeps the TCP packets it reads at most `bytes` long (0: no limit), so
+   * that each fits one unfragmented datagram of a UDP tunnel.
+   */
+  limitPacketLength(bytes: number): void;
+  /** See {@link Device.close}. */
+  close(): void;
+  /** Nothing is held back between batches (unlike a stream device, see {@link Device.backlog}). */
+  readonly backlog?: undefined;
+  readonly flush?: undefined;
+}
+
+/** Either kind of device; `burst` tells them apart. */
+export type AnyDevice = Device | BurstDevice;
 
 /** A device failure that ends the link. */
 export class DeviceError extends Error {

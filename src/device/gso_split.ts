@@ -52,6 +52,8 @@ export class SplitStats {
   segments = 0;
   /** Non-GSO packets whose partial checksum (NEEDS_CSUM) was finished. */
   checksumsFinished = 0;
+  /** TCP packets cut into smaller segments than the kernel asked for, to respect {@link GsoSplitter.maxPacket}. */
+  capped = 0;
   /** Dropped: shorter than its headers, or its IP length exceeds what was read (truncated read). */
   dropMalformed = 0;
   /** Dropped: GSO IPv6 packet whose next header is not TCP/UDP (extension headers are not supported). */
@@ -74,10 +76,22 @@ export class SplitStats {
   }
 }
 
+/** Smallest segment payload {@link GsoSplitter.maxPacket} may impose; a tighter limit is ignored. */
+export const MIN_CAPPED_PAYLOAD = 536;
+
 /** Segments GSO packets from an offloading TUN. One instance per data path; it keeps no state between packets. */
 export class GsoSplitter {
   /** Counters, for logs and tests. */
   readonly stats = new SplitStats();
+  /**
+   * Longest TCP packet to emit (0 = no limit): TCP segments are made smaller
+   * than the kernel's MSS, and plain TCP packets longer than this are split
+   * too, so that each fits one unfragmented datagram of a UDP tunnel (the
+   * TUN's MTU does not know about the tunnel's own headers). Smaller TCP
+   * segments are legal; other protocols cannot be re-segmented and keep
+   * their size.
+   */
+  maxPacket = 0;
   private readonly hdr = emptyVnetHeader();
   // A copy of the original headers: the in-place segments overwrite them, and
   // the sink may change an emitted segment, so later headers never come from one.
@@ -86,7 +100,8 @@ export class GsoSplitter {
   /**
    * Splits the packet at `buf[off, off+len)` (virtio header first) and hands
    * each resulting IP packet to `emit`, in order. A non-GSO packet is passed
-   * through (its partial checksum finished if NEEDS_CSUM). Returns the number
+   * through (its partial checksum finished if NEEDS_CSUM), unless it is TCP
+   * and longer than {@link maxPacket}. Returns the number
    * of packets emitted; 0 means it was dropped (see {@link stats}). The
    * contents of `buf[off, off+len)` are undefined afterwards.
    */
@@ -97,8 +112,15 @@ export class GsoSplitter {
     const h = readVnetHeader(buf, off, this.hdr);
     const ip = off + VNET_HDR_LEN;
     let ipLen = len - VNET_HDR_LEN;
+    let type = h.gsoType;
+    let gsoSize = h.gsoSize;
 
-    if (h.gsoType === GSO_NONE) {
+    // A plain TCP packet over maxPacket is cut down like a TSO one (see maxPacket).
+    const plainTcp = type === GSO_NONE && this.maxPacket > 0 && ipLen > this.maxPacket ? unfragmentedTcpVersion(buf, ip, ipLen) : 0;
+    if (plainTcp !== 0) {
+      type = plainTcp === 4 ? GSO_TCPV4 : GSO_TCPV6;
+      gsoSize = ipLen;
+    } else if (type === GSO_NONE) {
       if (h.flags & VNET_F_NEEDS_CSUM) {
         if (!finishPartialChecksum(buf, ip, ipLen, h.csumStart, h.csumOffset)) return this.malformed();
         st.checksumsFinished++;
@@ -135,7 +157,6 @@ export class GsoSplitter {
       return this.malformed();
     }
 
-    const type = h.gsoType;
     const tcp = proto === PROTO_TCP;
     const typeFits = type === GSO_TCPV4
       ? version === 4 && tcp
@@ -154,8 +175,12 @@ export class GsoSplitter {
       if (l4Hdr < 20) return this.malformed();
     }
     const headers = ipHdr + l4Hdr;
-    const mss = h.gsoSize;
+    let mss = gsoSize;
     if (ipLen < headers || mss === 0) return this.malformed();
+    if (tcp && this.maxPacket > 0 && headers + mss > this.maxPacket && this.maxPacket - headers >= MIN_CAPPED_PAYLOAD) {
+      mss = this.maxPacket - headers;
+      st.capped++;
+    }
     const payload = ipLen - headers;
     const count = payload === 0 ? 1 : Math.ceil(payload / mss);
 
@@ -210,4 +235,13 @@ export class GsoSplitter {
     this.stats.dropMalformed++;
     return 0;
   }
+}
+
+/** 4 or 6 if `buf[ip, ip+len)` is a TCP packet that is not an IPv4 fragment (IPv6: TCP right after the fixed header), else 0. */
+function unfragmentedTcpVersion(buf: Uint8Array, ip: number, len: number): number {
+  const version = buf[ip]! >>> 4;
+  if (version === 4) {
+    return len >= 40 && buf[ip + 9] === PROTO_TCP && ((buf[ip + 6]! & 0x3f) | buf[ip + 7]!) === 0 ? 4 : 0;
+  }
+  return version === 6 && len >= 60 && buf[ip + 6] === PROTO_TCP ? 6 : 0;
 }

@@ -207,3 +207,48 @@ describe("GsoSplitter: drops", () => {
     assert.equal(s.stats.packets, 4);
   });
 });
+
+describe("GsoSplitter: maxPacket (UDP tunnels: every frame fits one datagram)", () => {
+  for (const v6 of [false, true]) {
+    const name = v6 ? "IPv6" : "IPv4";
+    const headers = (v6 ? 40 : 20) + 32;
+    it(`${name}: TSO segments are cut to maxPacket instead of the kernel's MSS`, () => {
+      const payload = pattern(30_000, 31);
+      const read = tsoRead({ v6, seq: 7, id: 3, flags: ACK | PSH, options: OPTS, payload }, MSS);
+      const splitter = new GsoSplitter();
+      splitter.maxPacket = 1470;
+      const segs = split(read, 0, read.length, splitter).map(parse);
+      checkTcpSegments(segs, { seq: 7, id: 3, flags: ACK | PSH, payload, mss: 1470 - headers, v6 });
+      assert.ok(segs.every((s) => s.ipHdr + s.l4Hdr + s.payload.length <= 1470));
+      assert.equal(splitter.stats.capped, 1);
+    });
+
+    it(`${name}: a plain TCP packet over maxPacket is split, one at or under it passes untouched`, () => {
+      const payload = pattern(1448, 32);
+      const splitter = new GsoSplitter();
+      splitter.maxPacket = 1470;
+      const big = buildPacket({ v6, seq: 99, id: 4, flags: ACK | PSH | FIN, options: OPTS, payload, partial: true });
+      const read = withVnet(big, { flags: VNET_F_NEEDS_CSUM, csumStart: v6 ? 40 : 20, csumOffset: 16 });
+      const segs = split(read, 0, read.length, splitter).map(parse);
+      checkTcpSegments(segs, { seq: 99, id: 4, flags: ACK | PSH | FIN, payload, mss: 1470 - headers, v6 });
+      const small = buildPacket({ v6, flags: ACK, options: OPTS, payload: pattern(1470 - headers, 33) });
+      assert.deepEqual(split(withVnet(small, {}), 0, undefined, splitter), [small]);
+    });
+  }
+
+  it("UDP and IPv4 fragments keep their size; a limit that leaves too little payload is ignored", () => {
+    const splitter = new GsoSplitter();
+    splitter.maxPacket = 1000;
+    const udp = buildPacket({ proto: "udp", payload: pattern(1400, 34) });
+    assert.deepEqual(split(withVnet(udp, {}), 0, undefined, splitter), [udp]);
+    const fragment = buildPacket({ payload: pattern(1400, 35) });
+    fragment[6] = 0x20; // more fragments
+    assert.deepEqual(split(withVnet(fragment, {}), 0, undefined, splitter), [fragment]);
+    const uso = split(tsoRead({ proto: "udp", payload: pattern(5000, 36) }, 1400), 0, undefined, splitter).map(parse);
+    assert.deepEqual(uso.map((s) => s.payload.length), [1400, 1400, 1400, 800]);
+    splitter.maxPacket = 52 + 100; // 100 bytes of payload per segment: not worth it
+    const read = tsoRead({ seq: 1, flags: ACK, options: OPTS, payload: pattern(5000, 37) }, MSS);
+    assert.equal(split(read, 0, read.length, splitter).length, Math.ceil(5000 / MSS));
+    assert.equal(splitter.stats.capped, 0);
+  });
+});

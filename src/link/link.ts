@@ -9,12 +9,17 @@
  * `idle` grows; from the second idle interval on an ECHO_REQ goes out; past
  * `maxFail` idle intervals the link ends with "network timeout". Any received
  * frame resets `idle`.
+ *
+ * A {@link BurstDevice} (a TUN with offloads) is read in bursts: every packet
+ * of a burst becomes its own frame, as vtund sends it. Packets for it are
+ * handed over as they arrive and it is told to write what it held back after
+ * every transport receive, so merging adds no latency.
  */
-import type { Device } from "../device/device.ts";
+import type { AnyDevice, BurstDevice, Device } from "../device/device.ts";
 import { DeviceError } from "../device/device.ts";
 import { errnoName } from "../../ffi/errno.ts";
 import type { Logger } from "../log.ts";
-import { CONN_CLOSE, controlName, ECHO_REP, ECHO_REQ, MAX_FRAME_BODY, MAX_PACKET } from "../protocol/frame.ts";
+import { CONN_CLOSE, controlName, ECHO_REP, ECHO_REQ, HEADER_SIZE, MAX_FRAME_BODY, MAX_PACKET } from "../protocol/frame.ts";
 import { TransportError, type FrameSink, type FrameTransport } from "../transport/transport.ts";
 import type { Pipeline } from "./pipeline.ts";
 import type { Shaper } from "./shaper.ts";
@@ -94,7 +99,7 @@ export class LinkStats {
   }
 }
 
-// Packets moved from the device per pumpDevice() call before the socket is written.
+// Device reads per pumpDevice() call before the socket is written.
 const DEVICE_BATCH = 64;
 // Stop reading the device while this much is queued for a slow socket (backpressure).
 const HIGH_WATER = 128 * 1024;
@@ -110,14 +115,23 @@ export class Link implements FrameSink {
   private nextTick = Number.POSITIVE_INFINITY;
   private nextStat = Number.POSITIVE_INFINITY;
   private readonly plain = new Uint8Array(READ_CAPACITY);
+  /** The device when it is read in bursts, else null. */
+  private readonly burst: BurstDevice | null;
+  /** Most bytes the pipeline adds to a packet. */
+  private readonly overhead: number;
+  /** The transport's maxFrame last passed on to the burst device (-1: none yet). */
+  private frameLimit = -1;
 
   constructor(
-    readonly device: Device,
+    readonly device: AnyDevice,
     readonly transport: FrameTransport,
     private readonly pipeline: Pipeline,
     private readonly options: LinkOptions,
     private readonly log: Logger,
-  ) {}
+  ) {
+    this.burst = device.burst ? device : null;
+    this.overhead = pipeline.maxEncoded(0);
+  }
 
   /** Starts the link at time `nowMs` (monotonic ms): sends the first ECHO_REQ. */
   start(nowMs: number): void {
@@ -164,43 +178,87 @@ export class Link implements FrameSink {
   /** Moves waiting device packets to the transport, then writes them out. */
   pumpDevice(): void {
     try {
-      const t = this.transport;
-      const direct = this.pipeline.isEmpty;
-      const room = direct ? READ_CAPACITY : this.pipeline.maxEncoded(READ_CAPACITY);
-      const shaper = this.options.shaper;
-      for (let i = 0; i < DEVICE_BATCH && t.backlog < HIGH_WATER; i++) {
-        if (shaper && !shaper.allows()) break;
-        const at = t.reserveData(room);
-        if (at < 0) break;
-        // Without stages the packet is read straight into the socket's send buffer.
-        const n = direct
-          ? this.device.readPacket(t.sendBuffer, at, READ_CAPACITY)
-          : this.device.readPacket(this.plain, 0, READ_CAPACITY);
-        if (n === 0) break;
-        if (n > MAX_PACKET) {
-          if (this.stats.oversize++ === 0) {
-            this.log.warn(`dropping device packets longer than ${MAX_PACKET} bytes (lower the interface MTU)`);
-          }
-          continue;
-        }
-        this.stats.packetsOut++;
-        this.stats.bytesOut += n;
-        const length = direct ? n : this.pipeline.encode(this.plain, 0, n, t.sendBuffer, at);
-        if (length === 0) continue;
-        if (length > MAX_FRAME_BODY) {
-          // vtund drops frames longer than this; do not send what the peer must discard.
-          if (this.stats.oversize++ === 0) this.log.warn(`dropping a packet that encodes to ${length} bytes (more than ${MAX_FRAME_BODY}); lower the MTU`);
-          continue;
-        }
-        this.stats.wireOut += length;
-        shaper?.consume(length);
-        if (!t.commitData(length)) this.stats.sendDrops++;
-        // A cipher that just sent "rsyn" asks for a dummy frame right behind it (vtund does).
-        if (!direct && this.pipeline.takeDummyRequest()) this.sendDummy();
-      }
-      t.flush();
+      if (this.burst) this.readBursts(this.burst);
+      else this.readPackets(this.device as Device);
+      this.transport.flush();
     } catch (e) {
       this.fail(e);
+    }
+  }
+
+  /** One packet per read; without stages it is read straight into the socket's send buffer. */
+  private readPackets(device: Device): void {
+    const t = this.transport;
+    const direct = this.pipeline.isEmpty;
+    const shaper = this.options.shaper;
+    for (let i = 0; i < DEVICE_BATCH && t.backlog < HIGH_WATER; i++) {
+      if (shaper && !shaper.allows()) break;
+      const at = t.reserveData(READ_CAPACITY + this.overhead);
+      if (at < 0) break;
+      const n = direct ? device.readPacket(t.sendBuffer, at, READ_CAPACITY) : device.readPacket(this.plain, 0, READ_CAPACITY);
+      if (n === 0) break;
+      if (n > MAX_PACKET) this.dropOversize();
+      else if (direct) this.queuePacket(t.sendBuffer, at, n, at);
+      else this.queuePacket(this.plain, 0, n, at);
+    }
+  }
+
+  /** A burst per read; {@link sendPacket} frames each of its packets. */
+  private readBursts(device: BurstDevice): void {
+    const t = this.transport;
+    // Over UDP, TCP packets are cut to fit one unfragmented datagram (see GsoSplitter.maxPacket).
+    const maxFrame = t.maxFrame ?? 0;
+    if (maxFrame !== this.frameLimit) {
+      this.frameLimit = maxFrame;
+      device.limitPacketLength(maxFrame > 0 ? Math.max(0, maxFrame - HEADER_SIZE - this.overhead) : 0);
+    }
+    const shaper = this.options.shaper;
+    for (let i = 0; i < DEVICE_BATCH && t.backlog < HIGH_WATER; i++) {
+      if (shaper && !shaper.allows()) break;
+      if (!device.readBurst(this.sendPacket)) break;
+    }
+  }
+
+  /** Frames one packet of a burst (a bound function: no closure per burst). */
+  private readonly sendPacket = (buf: Uint8Array, off: number, n: number): void => {
+    if (n > MAX_PACKET) return this.dropOversize();
+    const at = this.transport.reserveData(n + this.overhead);
+    if (at < 0) {
+      this.stats.sendDrops++;
+      return;
+    }
+    this.queuePacket(buf, off, n, at);
+  };
+
+  /**
+   * Encodes (or copies) the `n`-byte packet at `src[srcAt]` into the send
+   * buffer at the reserved offset `at` and queues the frame. A packet read
+   * straight into the send buffer (`src[srcAt]` is `at`) is not copied.
+   */
+  private queuePacket(src: Uint8Array, srcAt: number, n: number, at: number): void {
+    const t = this.transport;
+    this.stats.packetsOut++;
+    this.stats.bytesOut += n;
+    const direct = this.pipeline.isEmpty;
+    let length = n;
+    if (!direct) length = this.pipeline.encode(src, srcAt, n, t.sendBuffer, at);
+    else if (src !== t.sendBuffer || srcAt !== at) t.sendBuffer.set(src.subarray(srcAt, srcAt + n), at);
+    if (length === 0) return;
+    if (length > MAX_FRAME_BODY) {
+      // vtund drops frames longer than this; do not send what the peer must discard.
+      if (this.stats.oversize++ === 0) this.log.warn(`dropping a packet that encodes to ${length} bytes (more than ${MAX_FRAME_BODY}); lower the MTU`);
+      return;
+    }
+    this.stats.wireOut += length;
+    this.options.shaper?.consume(length);
+    if (!t.commitData(length)) this.stats.sendDrops++;
+    // A cipher that just sent "rsyn" asks for a dummy frame right behind it (vtund does).
+    if (!direct && this.pipeline.takeDummyRequest()) this.sendDummy();
+  }
+
+  private dropOversize(): void {
+    if (this.stats.oversize++ === 0) {
+      this.log.warn(`dropping device packets longer than ${MAX_PACKET} bytes (lower the interface MTU)`);
     }
   }
 
@@ -208,6 +266,11 @@ export class Link implements FrameSink {
   pumpTransport(): void {
     try {
       if (this.transport.receive(this) === "eof" && this.end === null) this.end = { kind: "eof" };
+      // What a burst device held back to merge is written now: merging never delays a packet.
+      if (this.burst) {
+        const r = this.burst.endWrites();
+        if (r < 0) this.deviceRefused(r);
+      }
       // Echo replies (and anything else queued while handling frames) go out now.
       this.transport.flush();
     } catch (e) {
@@ -316,18 +379,24 @@ export class Link implements FrameSink {
     }
     const r = this.device.writePacket(packet, at, n);
     if (r < 0) {
-      const code = errnoName(r);
-      const seen = this.stats.deviceDrops.get(code) ?? 0;
-      this.stats.deviceDrops.set(code, seen + 1);
-      if (seen === 0) {
-        // EIO right after start-up is expected: the peer's first packets beat our `up` commands.
-        if (code === "EIO") this.log.info(`${this.device.name} is not up yet (EIO): dropping packets until it is`);
-        else this.log.warn(`${this.device.name}: kernel refused a packet: ${code}${code === "EINVAL" ? " (malformed packet)" : ""}; dropping such packets`);
-      }
-      return;
+      this.deviceRefused(r);
+      // A burst device refused an earlier, held-back write: this packet itself was taken.
+      if (this.burst === null) return;
     }
     this.stats.packetsIn++;
     this.stats.bytesIn += n;
+  }
+
+  /** Counts a device write the kernel refused (`r` = -errno) and says so once per errno. */
+  private deviceRefused(r: number): void {
+    const code = errnoName(r);
+    const seen = this.stats.deviceDrops.get(code) ?? 0;
+    this.stats.deviceDrops.set(code, seen + 1);
+    if (seen === 0) {
+      // EIO right after start-up is expected: the peer's first packets beat our `up` commands.
+      if (code === "EIO") this.log.info(`${this.device.name} is not up yet (EIO): dropping packets until it is`);
+      else this.log.warn(`${this.device.name}: kernel refused a packet: ${code}${code === "EINVAL" ? " (malformed packet)" : ""}; dropping such packets`);
+    }
   }
 
   /** @internal A control frame arrived. */

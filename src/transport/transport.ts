@@ -25,6 +25,12 @@ export interface FrameTransport {
   readonly fd: number;
   /** Bytes queued for the peer and not yet written (the link stops reading the device when this grows). */
   readonly backlog: number;
+  /**
+   * Longest frame (header + body) that one unfragmented datagram carries on
+   * the path to the peer; 0 or absent when that does not matter (a stream)
+   * or is not known yet.
+   */
+  readonly maxFrame?: number;
   /** Reads what is available without blocking and hands every complete frame to `sink`. */
   receive(sink: FrameSink): ReceiveStatus;
   /**

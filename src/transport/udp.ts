@@ -229,7 +229,9 @@ export class UdpFrameTransport implements FrameTransport {
       this.socketSegment = 0;
       return Sent.Retry;
     }
-    if (r === -Errno.ENOBUFS || r === -Errno.EMSGSIZE) {
+    // A full device queue, a datagram too large, or a local firewall rule refusing it (EPERM):
+    // vtund drops the frame and keeps the link, and so do we.
+    if (r === -Errno.ENOBUFS || r === -Errno.EMSGSIZE || r === -Errno.EPERM) {
       this.sendDrops += Math.ceil(total / seg);
       return Sent.Done;
     }

@@ -43,6 +43,8 @@ export interface TunnelSpec {
   /** pipe/tty: shell command run on each side with the device as stdin/stdout (replaces the ip commands). */
   serverProgram?: string;
   clientProgram?: string;
+  /** Extra environment of the vtunts ends (e.g. VTUNTS_DISABLE). */
+  vtuntsEnv?: Record<string, string>;
 }
 
 /** An OpenSSL config that enables the legacy provider: the real vtund needs it for Blowfish (see README). */
@@ -172,7 +174,7 @@ export function writeServerToml(pair: NetnsPair, spec: TunnelSpec): string {
 export async function startServer(pair: NetnsPair, impl: Impl, spec: TunnelSpec): Promise<Daemon> {
   if (impl === "vtunts") {
     const conf = writeServerToml(pair, spec);
-    const d = pair.start(pair.server, "vtunts server", [vtuntsFor(spec.serverRuntime), "-s", "-n", "-f", conf, "--log-level", "debug"]);
+    const d = pair.start(pair.server, "vtunts server", [vtuntsFor(spec.serverRuntime), "-s", "-n", "-f", conf, "--log-level", "debug"], { ...process.env, ...spec.vtuntsEnv });
     await d.waitFor(/waiting for connections/);
     return d;
   }
@@ -189,7 +191,7 @@ export function startClient(pair: NetnsPair, impl: Impl, spec: TunnelSpec, extra
   const session = spec.clientSession ?? spec.session ?? SESSION;
   if (impl === "vtunts") {
     const conf = pair.file("client.toml", vtuntsClientToml(spec));
-    return pair.start(pair.client, "vtunts client", [vtuntsFor(spec.clientRuntime), "-n", "-f", conf, "--log-level", "debug", ...extraArgs, session, SERVER_IP]);
+    return pair.start(pair.client, "vtunts client", [vtuntsFor(spec.clientRuntime), "-n", "-f", conf, "--log-level", "debug", ...extraArgs, session, SERVER_IP], { ...process.env, ...spec.vtuntsEnv });
   }
   const conf = pair.file("client.conf", vtundClientConf(spec));
   return pair.start(pair.client, "vtund client", ["vtund", "-n", "-f", conf, ...extraArgs, session, SERVER_IP], vtundEnv(pair));
