@@ -7,6 +7,7 @@ import { readFileSync, writeSync } from "node:fs";
 import { isMainThread } from "node:worker_threads";
 import { loadLibc } from "../../ffi/index.ts";
 import { errnoName } from "../../ffi/errno.ts";
+import { LEGACY_CIPHER_WARNING } from "../crypto/cipher_stage.ts";
 import { loadConfig } from "../config/load.ts";
 import { ConfigError } from "../config/toml.ts";
 import { runClient } from "../daemon/client.ts";
@@ -75,10 +76,7 @@ async function run(argv: string[]): Promise<number> {
   }
   const encrypted = [...config.sessions.values()].filter((s) => s.encrypt !== null).map((s) => s.name);
   if (command.kind === "server" && encrypted.length > 0) {
-    log.warn(
-      `session(s) ${encrypted.join(", ")} use vtund's legacy ciphers: unauthenticated (no integrity check, ` +
-        "key = MD5 of the password); a modern authenticated mode is planned",
-    );
+    log.warn(`session(s) ${encrypted.join(", ")}: ${LEGACY_CIPHER_WARNING}`);
   }
 
   if (command.kind === "server") {

@@ -25,6 +25,11 @@ export type { CipherBackend } from "./engine.ts";
 export { CIPHERS, cipherByName, cipherName, effectiveCipher, LEGACY_CIPHER, type CipherInfo } from "./ciphers.ts";
 export { deriveKey } from "./key.ts";
 
+/** What vtunts says once about vtund's ciphers (server: at start; client: when a server asks for one). */
+export const LEGACY_CIPHER_WARNING =
+  "vtund's ciphers are unauthenticated (no integrity check, key = MD5 of the password): " +
+  "anyone on the path can alter or replay traffic; a modern authenticated mode is planned";
+
 /** An encryption stage: a {@link FrameStage} that may ask the link for a dummy frame. */
 export interface CipherStage extends FrameStage {
   /** The cipher this stage runs. */
@@ -344,22 +349,12 @@ class StreamStage implements CipherStage {
     let len = length;
     if (len === 0) return 0;
     if (this.decState === INIT) {
-      if (len >= 2 * bs) this.ecbDec.update(src, at, 2 * bs, this.header, 0);
-      if (len < 2 * bs || !hasTag(this.header, 0, TAG_IVEC)) {
+      if (len < 2 * bs || !this.startFromIvec(src, at)) {
         this.countGibberish();
         return 0;
       }
-      this.decCtx = this.engine.mode(false, this.header.subarray(4, 4 + bs));
-      this.header.fill(0);
       at += 2 * bs;
       len -= 2 * bs;
-      this.decState = SEQUENCE;
-      this.gibberish = 0;
-      this.gibStart = 0;
-      if (!this.decLogged) {
-        this.env.log(`${this.cipher.label} decryption initialized`);
-        this.decLogged = true;
-      }
       if (len === 0) return 0;
     }
     if ((len & (bs - 1)) !== 0) {
@@ -368,25 +363,21 @@ class StreamStage implements CipherStage {
       return 0;
     }
     (this.decCtx as ModeContext).update(src, at, len, dst, dstAt);
-    if (hasTag(dst, dstAt, TAG_SEQ)) {
-      // Normal frame; the sequence number is never checked (nor by vtund).
-    } else if (hasTag(dst, dstAt, TAG_RSYN)) {
-      // The peer lost our stream: the next frame we send carries a new ivec.
-      if (this.encState !== INIT) {
-        this.encState = INIT;
-        this.encCtx = null;
-      }
-    } else if (len >= 3 * bs && this.isIvecFrame(src, at)) {
+    let tagged = hasTag(dst, dstAt, TAG_SEQ) || hasTag(dst, dstAt, TAG_RSYN);
+    if (!tagged && len >= 3 * bs && this.startFromIvec(src, at)) {
       // The peer started a fresh chain while we thought we were in sequence (it answered an
       // "rsyn" of ours whose reply we did not wait for, or it gave up on us): take it.
-      this.decCtx = this.engine.mode(false, this.header.subarray(4, 4 + bs));
-      this.header.fill(0);
       at += 2 * bs;
       len -= 2 * bs;
-      this.decCtx.update(src, at, len, dst, dstAt);
-      if (!hasTag(dst, dstAt, TAG_SEQ) && !hasTag(dst, dstAt, TAG_RSYN)) {
-        this.outOfSync();
-        return 0;
+      (this.decCtx as ModeContext).update(src, at, len, dst, dstAt);
+      tagged = hasTag(dst, dstAt, TAG_SEQ) || hasTag(dst, dstAt, TAG_RSYN);
+    }
+    if (tagged) {
+      // "seq#": a normal frame; the sequence number is never checked (nor by vtund).
+      // "rsyn": the peer lost our stream: the next frame we send carries a new ivec.
+      if (hasTag(dst, dstAt, TAG_RSYN) && this.encState !== INIT) {
+        this.encState = INIT;
+        this.encCtx = null;
       }
     } else if (this.selfSynchronizing) {
       // CBC and full-block CFB decrypt each block from the ciphertext block before it, so
@@ -409,10 +400,24 @@ class StreamStage implements CipherStage {
     return out;
   }
 
-  /** True if `src[at…]` starts with an ECB-encrypted "ivec" header (its IV is then in `header`). */
-  private isIvecFrame(src: Uint8Array, at: number): boolean {
-    this.ecbDec.update(src, at, 2 * this.bs, this.header, 0);
-    return hasTag(this.header, 0, TAG_IVEC);
+  /**
+   * If `src[at…]` starts with an ECB-encrypted "ivec" header, starts a new
+   * decoding chain from its IV (state SEQUENCE) and returns true.
+   */
+  private startFromIvec(src: Uint8Array, at: number): boolean {
+    const bs = this.bs;
+    this.ecbDec.update(src, at, 2 * bs, this.header, 0);
+    if (!hasTag(this.header, 0, TAG_IVEC)) return false;
+    this.decCtx = this.engine.mode(false, this.header.subarray(4, 4 + bs));
+    this.header.fill(0);
+    this.decState = SEQUENCE;
+    this.gibberish = 0;
+    this.gibStart = 0;
+    if (!this.decLogged) {
+      this.env.log(`${this.cipher.label} decryption initialized`);
+      this.decLogged = true;
+    }
+    return true;
   }
 
   /** vtund's recv_ib_mesg for a block that is neither "seq#" nor "rsyn". */

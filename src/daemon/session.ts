@@ -16,6 +16,7 @@ import { Link, type Keepalive, type LinkEnd, type LinkStats } from "../link/link
 import { Pipeline } from "../link/pipeline.ts";
 import { Shaper } from "../link/shaper.ts";
 import { buildStages, describeStages } from "../link/stages.ts";
+import { LEGACY_CIPHER_WARNING } from "../crypto/cipher_stage.ts";
 import type { Logger } from "../log.ts";
 import { formatFlags, type SessionFlags } from "../protocol/flags.ts";
 import { clientHandshake, HandshakeError, serverHandshake } from "../protocol/handshake.ts";
@@ -204,10 +205,7 @@ async function runAuthenticated(
   }
   if (flags.encrypt !== null && role === "client" && !warnedLegacyCipher) {
     warnedLegacyCipher = true;
-    log.warn(
-      "vtund's ciphers are unauthenticated (no integrity check, key = MD5 of the password): " +
-        "anyone on the path can alter or replay traffic; a modern authenticated mode is planned",
-    );
+    log.warn(LEGACY_CIPHER_WARNING);
   }
   // nat_hack: only the configured side waits for the peer's first datagram.
   const natHack = flags.proto === "udp" && session.natHack === role;
