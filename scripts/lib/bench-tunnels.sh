@@ -8,16 +8,17 @@
 #   against the server side ("fwd" = client -> server, "rev" = iperf3 -R).
 #
 # Usage: bench-tunnels.sh --results FILE --vtunts "COMMAND" [--label NAME] [--modes "tcp udp+aes128cbc ..."]
-#          [--duration S] [--udp-duration S] [--idle S] [--pings N] [--ping-interval S] [--no-raw]
+#          [--duration S] [--udp-duration S] [--idle S] [--settle S] [--pings N] [--ping-interval S] [--no-raw]
 #          [--daemons "vtund vtunts"]
 # A mode is PROTO[+CIPHER][+zlib:N|lzo:N]. COMMAND is how to start vtunts (e.g. /x/dist/vtunts or
 # "/x/scripts/run deno"); it must stay in the foreground with -n and replace itself (exec).
 #
 # Per daemon pair and mode: start server, wait until it listens, start client, wait for a ping over
-# the tunnel; idle check (CPU and voluntary context switches of all daemon threads over --idle s,
-# no traffic); ping idle; iperf3 TCP fwd with a ping running alongside (loaded RTT, daemons' CPU);
-# iperf3 TCP rev; iperf3 UDP -b 0 -l 1400 and -l 200 (received packets/s, loss); peak RSS
-# (VmHWM). If a daemon dies, the step it died in and every later step are recorded as "failed"
+# the tunnel; ping right away (cold: the first pings of a fresh tunnel); iperf3 TCP fwd with a ping
+# running alongside (loaded RTT, daemons' CPU); iperf3 TCP rev; iperf3 UDP -b 0 -l 1400 and -l 200
+# (received packets/s, loss); then the tunnel idles: after --settle s without traffic, CPU and
+# voluntary context switches of all daemon threads over --idle s, then ping again (idle RTT of a
+# tunnel in service); peak RSS (VmHWM) and private memory (RssAnon) at the end. If a daemon dies, the step it died in and every later step are recorded as "failed"
 # and its last log lines go into the results ("note" key). Every step has a timeout.
 set -u
 
@@ -31,7 +32,7 @@ SESSION=vtbnbench
 PASSWD=vtbn-secret-pw
 LOCK=/run/lock/vtbn-bench.lock
 
-RESULTS="" VTUNTS="" LABEL=vtunts MODES="tcp udp" DURATION=10 UDP_DURATION="" IDLE=5
+RESULTS="" VTUNTS="" LABEL=vtunts MODES="tcp udp" DURATION=10 UDP_DURATION="" IDLE=5 SETTLE=5
 PINGS=100 PING_INTERVAL=0.02 RAW=1 DAEMONS="vtund vtunts"
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -42,6 +43,7 @@ while [ $# -gt 0 ]; do
     --duration) DURATION=$2; shift 2 ;;
     --udp-duration) UDP_DURATION=$2; shift 2 ;;
     --idle) IDLE=$2; shift 2 ;;
+    --settle) SETTLE=$2; shift 2 ;;
     --pings) PINGS=$2; shift 2 ;;
     --ping-interval) PING_INTERVAL=$2; shift 2 ;;
     --no-raw) RAW=0; shift ;;
@@ -195,21 +197,41 @@ cpu_ticks() { # utime+stime(+children) of the given processes (all threads), in 
   echo $total
 }
 
-task_sums() { # "<cpu ns> <voluntary ctxt switches>" summed over every live thread of the given processes
-  local p t cpu=0 vol=0 line
-  for p in "$@"; do
-    for t in /proc/$p/task/*; do
-      read -r line _ < "$t/schedstat" 2>/dev/null && cpu=$(( cpu + line ))
-      line=$(grep -m1 '^voluntary_ctxt_switches' "$t/status" 2>/dev/null) && vol=$(( vol + ${line##*[[:space:]]} ))
+# idle_sample <seconds> <pids...>: "<cpu ns> <voluntary ctxt switches>" of every thread of the
+# given processes over the window. Threads are sampled every 0.2 s and each one's growth is
+# summed, so threads that start or exit during the window (runtimes' JIT/GC helpers do) count too.
+idle_sample() {
+  local secs=$1 p t line cpu vol end
+  shift
+  local -A last_cpu=() last_vol=()
+  local sum_cpu=0 sum_vol=0 first=1
+  end=$(( $(date +%s%N) + secs * 1000000000 ))
+  while :; do
+    for p in "$@"; do
+      for t in /proc/$p/task/*; do
+        read -r cpu _ < "$t/schedstat" 2>/dev/null || continue
+        line=$(grep -m1 '^voluntary_ctxt_switches' "$t/status" 2>/dev/null) || continue
+        vol=${line##*[[:space:]]}
+        if [ -n "${last_vol[$t]:-}" ]; then
+          sum_cpu=$(( sum_cpu + cpu - ${last_cpu[$t]} )); sum_vol=$(( sum_vol + vol - ${last_vol[$t]} ))
+        elif [ $first = 0 ]; then # born during the window
+          sum_cpu=$(( sum_cpu + cpu )); sum_vol=$(( sum_vol + vol ))
+        fi
+        last_cpu[$t]=$cpu; last_vol[$t]=$vol
+      done
     done
+    first=0
+    [ "$(date +%s%N)" -lt $end ] || break
+    sleep 0.2
   done
-  echo "$cpu $vol"
+  echo "$sum_cpu $sum_vol"
 }
 
-max_hwm_mib() { # peak RSS of the largest of the given processes
-  local p kb max=0
+max_hwm_mib() { # <VmHWM|RssAnon> <pids...>: that figure of the largest of the given processes
+  local field=$1 p kb max=0
+  shift
   for p in "$@"; do
-    kb=$(awk '/^VmHWM:/{print $2}' /proc/$p/status 2>/dev/null)
+    kb=$(awk -v f="$field:" '$1 == f {print $2}' /proc/$p/status 2>/dev/null)
     [ -n "$kb" ] && [ "$kb" -gt $max ] && max=$kb
   done
   awk -v k=$max 'BEGIN{ if (k > 0) printf "%.1f", k / 1024; else print "-" }'
@@ -302,11 +324,15 @@ run_step() {
   STEP_VALUES=""
   add() { STEP_VALUES+="$1"$'\t'"$2"$'\n'; }
   case $step in
-    idle) # no traffic at all
-      a=$(task_sums "${PIDS[@]}"); t0=$(date +%s%N); sleep "$IDLE"; b=$(task_sums "${PIDS[@]}"); t1=$(date +%s%N)
-      add idle_cpu "$(awk -v a="${a% *}" -v b="${b% *}" -v t0=$t0 -v t1=$t1 'BEGIN{printf "%.2f", (b-a)/(t1-t0)*100}')"
-      add idle_wakeups "$(awk -v a="${a#* }" -v b="${b#* }" -v t0=$t0 -v t1=$t1 'BEGIN{printf "%.1f", (b-a)/((t1-t0)/1e9)}')" ;;
-    ping)
+    idle) # no traffic at all, after SETTLE s of quiet (runtimes finish their post-load GC and JIT work)
+      sleep "$SETTLE"
+      t0=$(date +%s%N); a=$(idle_sample "$IDLE" "${PIDS[@]}"); t1=$(date +%s%N)
+      add idle_cpu "$(awk -v a="${a% *}" -v t0=$t0 -v t1=$t1 'BEGIN{printf "%.2f", a/(t1-t0)*100}')"
+      add idle_wakeups "$(awk -v a="${a#* }" -v t0=$t0 -v t1=$t1 'BEGIN{printf "%.1f", a/((t1-t0)/1e9)}')" ;;
+    ping_cold) # the first pings of a freshly started tunnel
+      run_ping "$target" "$PINGS" "$WORK/ping-cold.txt"
+      add rtt_cold "$(ping_stats "$WORK/ping-cold.txt" "$PINGS")" ;;
+    ping) # idle RTT of a tunnel that has been carrying traffic
       run_ping "$target" "$PINGS" "$WORK/ping-idle.txt"
       add rtt_idle "$(ping_stats "$WORK/ping-idle.txt" "$PINGS")" ;;
     tcp_fwd) # with a ping alongside: starts 1 s into the run, ends before it
@@ -368,9 +394,9 @@ start_pair() {
 # then the pair is restarted (at most twice) for the remaining steps.
 run_pair() {
   local mode=$1 who=$2 label=$2 target=$TUN_A step up=0 restarts=0 died="" why k v
-  local steps="idle ping tcp_fwd tcp_rev udp1400 udp200"
+  local steps="ping_cold tcp_fwd tcp_rev udp1400 udp200 idle ping"
   [ "$who" = vtunts ] && label=$LABEL
-  if [ "$who" = raw ]; then label=-; target=$IP_A; steps=${steps#idle }; PIDS=(); start_iperf_server; up=1; fi
+  if [ "$who" = raw ]; then label=-; target=$IP_A; steps=${steps/ idle/}; PIDS=(); start_iperf_server; up=1; fi
   mode_parts "$mode"
   for step in $steps; do
     if [ $up = 0 ]; then
@@ -384,7 +410,7 @@ run_pair() {
         put "$mode" "$label" failed "found ${#PIDS[@]} daemon process(es) in the namespaces, expected 2 or more"; break
       fi
     fi
-    [ "$step" = idle ] || sleep 0.2
+    sleep 0.2
     run_step "$mode" "$label" "$target" $step
     if [ ${#PIDS[@]} -gt 0 ] && ! all_alive "${PIDS[@]}"; then
       log "$label $mode: a daemon died during $step"
@@ -395,7 +421,10 @@ run_pair() {
     while IFS=$'\t' read -r k v; do [ -n "$k" ] && put "$mode" "$label" "$k" "$v"; done <<< "$STEP_VALUES"
   done
   [ -n "$died" ] && put "$mode" "$label" died "$died"
-  [ $up = 1 ] && [ ${#PIDS[@]} -gt 0 ] && put "$mode" "$label" rss_mib "$(max_hwm_mib "${PIDS[@]}")"
+  if [ $up = 1 ] && [ ${#PIDS[@]} -gt 0 ]; then
+    put "$mode" "$label" rss_mib "$(max_hwm_mib VmHWM "${PIDS[@]}")"
+    put "$mode" "$label" rss_anon_mib "$(max_hwm_mib RssAnon "${PIDS[@]}")"
+  fi
   log "$label $mode: $(awk -F'\t' -v m="$mode" -v w="$label" '$1 == m && $2 == w && $3 != "note" {printf "%s=%s ", $3, $4}' "$RESULTS")"
   kill_ns_procs
 }

@@ -128,10 +128,12 @@ export async function main(argv: string[]): Promise<never> {
 }
 
 if (!isMainThread) {
-  // A session thread started from this same bundle (see setWorkerEntry).
+  // A session thread started from this module (a bundle without the separate worker entry).
   await import("../daemon/worker.ts");
 } else if (isMainModule(import.meta)) {
-  setWorkerEntry(new URL(import.meta.url));
+  // A `bun build --compile` binary embeds the worker as its own entry point
+  // (scripts/build), so session threads load only the data path's modules.
+  if (import.meta.url.includes("/$bunfs/")) setWorkerEntry(new URL("./daemon/worker.js", import.meta.url));
   setProcessName("vtunts"); // "deno"/"node" otherwise; ignoring a failure is fine
   await main(process.argv.slice(2));
 }

@@ -19,6 +19,7 @@ import { CIPHERS, type CipherInfo } from "./ciphers.ts";
 import { CipherEngine, type CipherBackend } from "./engine.ts";
 import { deriveKey } from "./key.ts";
 import type { ModeContext } from "./modes.ts";
+import { copyBytes } from "../bytes.ts";
 
 export type { CipherBackend } from "./engine.ts";
 /** The cipher table and key derivation, re-exported for callers that only import this module. */
@@ -111,7 +112,7 @@ class StageEnv {
 /** Copies `src[srcAt, srcAt+length)` to `dst[dstAt…]` unless it is already there. */
 function place(src: Uint8Array, srcAt: number, length: number, dst: Uint8Array, dstAt: number): void {
   if (length === 0 || (src === dst && srcAt === dstAt)) return;
-  dst.set(src.subarray(srcAt, srcAt + length), dstAt);
+  copyBytes(src, srcAt, length, dst, dstAt);
 }
 
 /**

@@ -33,9 +33,9 @@ export interface WorkerHooks {
 }
 
 /**
- * The module a worker thread starts with. From source that is worker.ts; in a
- * `bun build --compile` binary there is one bundle, so the CLI entry point
- * registers itself (it runs worker.ts when it finds itself in a worker thread).
+ * The module a worker thread starts with. From source that is worker.ts; a
+ * `bun build --compile` binary embeds it as a second entry point, which the
+ * CLI registers (see src/cli/main.ts and scripts/build).
  */
 let workerEntry: URL = new URL("./worker.ts", import.meta.url);
 

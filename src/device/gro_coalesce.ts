@@ -23,6 +23,7 @@
 import { fold, fixIpv4HeaderChecksum, pseudoSumV4, pseudoSumV6, put16 } from "./checksum.ts";
 import type { PacketSink } from "./gso_split.ts";
 import { GSO_TCPV4, GSO_TCPV6, VNET_F_NEEDS_CSUM, VNET_HDR_LEN, writeVnetFields, writeZeroVnetHeader } from "./vnet_header.ts";
+import { allocBytes, copyBytes } from "../bytes.ts";
 
 /** Largest IP packet we build or pass through (IPv4 total length limit). */
 export const MAX_COALESCED = 65535;
@@ -53,9 +54,9 @@ export class GroCoalescer {
   readonly stats = new CoalesceStats();
   // The run being built: virtio header room, then the first segment's headers
   // and every merged payload.
-  private readonly run = new Uint8Array(VNET_HDR_LEN + MAX_COALESCED);
+  private readonly run = allocBytes(VNET_HDR_LEN + MAX_COALESCED);
   // Pass-through packets get their (zero) virtio header here.
-  private readonly single = new Uint8Array(VNET_HDR_LEN + MAX_COALESCED);
+  private readonly single = allocBytes(VNET_HDR_LEN + MAX_COALESCED);
   private segs = 0; //     segments in the run (0 = none)
   private runLen = 0; //   IP bytes in the run
   private v4 = false;
@@ -96,7 +97,7 @@ export class GroCoalescer {
     }
     const payload = len - this.cHeaders;
     if (this.segs > 0 && this.joins(pkt, off, payload)) {
-      this.run.set(pkt.subarray(off + this.cHeaders, off + len), VNET_HDR_LEN + this.runLen);
+      copyBytes(pkt, off + this.cHeaders, payload, this.run, VNET_HDR_LEN + this.runLen);
       this.runLen += payload;
       this.segs++;
       this.nextSeq = (this.nextSeq + payload) >>> 0;
@@ -204,7 +205,7 @@ export class GroCoalescer {
 
   /** Makes the candidate the first segment of a new run. */
   private start(p: Uint8Array, o: number, len: number, payload: number): void {
-    this.run.set(p.subarray(o, o + len), VNET_HDR_LEN);
+    copyBytes(p, o, len, this.run, VNET_HDR_LEN);
     this.segs = 1;
     this.runLen = len;
     this.v4 = this.cIpHdr === 20;
@@ -220,7 +221,7 @@ export class GroCoalescer {
   private passThrough(p: Uint8Array, o: number, len: number): void {
     const b = this.single;
     writeZeroVnetHeader(b, 0);
-    b.set(p.subarray(o, o + len), VNET_HDR_LEN);
+    copyBytes(p, o, len, b, VNET_HDR_LEN);
     this.stats.packetsOut++;
     this.sink(b, 0, VNET_HDR_LEN + len);
   }

@@ -14,6 +14,7 @@ import { GroCoalescer } from "./gro_coalesce.ts";
 import { GsoSplitter, type PacketSink } from "./gso_split.ts";
 import { openTun, TUN_F_CSUM, TUN_F_TSO4, TUN_F_TSO6, TUN_F_TSO_ECN, TUN_F_USO4, TUN_F_USO6, TunDevice } from "./tun.ts";
 import { VNET_HDR_LEN } from "./vnet_header.ts";
+import { allocBytes } from "../bytes.ts";
 
 // A read holds the virtio header and an IP packet of up to 64 KiB; one byte
 // more lets the splitter see a truncated (oversized) read as malformed.
@@ -26,7 +27,7 @@ export class OffloadTun implements BurstDevice {
   readonly splitter = new GsoSplitter();
   /** Merging of what the peer sends (counters for logs and tests). */
   readonly coalescer: GroCoalescer;
-  private readonly readBuf = new Uint8Array(READ_SIZE);
+  private readonly readBuf = allocBytes(READ_SIZE);
   private refusal = 0; // -errno of the last refused write since it was reset
 
   /** Wraps `tun`, which must have been opened with `offload` and have TSO accepted. */

@@ -23,6 +23,7 @@ import { CONN_CLOSE, controlName, ECHO_REP, ECHO_REQ, HEADER_SIZE, MAX_FRAME_BOD
 import { TransportError, type FrameSink, type FrameTransport } from "../transport/transport.ts";
 import type { Pipeline } from "./pipeline.ts";
 import type { Shaper } from "./shaper.ts";
+import { allocBytes, copyBytes } from "../bytes.ts";
 
 /** Keepalive timing (vtund `keepalive interval:count`; `yes` = 30:4). */
 export interface Keepalive {
@@ -114,7 +115,7 @@ export class Link implements FrameSink {
   private idle = 0;
   private nextTick = Number.POSITIVE_INFINITY;
   private nextStat = Number.POSITIVE_INFINITY;
-  private readonly plain = new Uint8Array(READ_CAPACITY);
+  private readonly plain = allocBytes(READ_CAPACITY);
   /** The device when it is read in bursts, else null. */
   private readonly burst: BurstDevice | null;
   /** Most bytes the pipeline adds to a packet. */
@@ -242,7 +243,7 @@ export class Link implements FrameSink {
     const direct = this.pipeline.isEmpty;
     let length = n;
     if (!direct) length = this.pipeline.encode(src, srcAt, n, t.sendBuffer, at);
-    else if (src !== t.sendBuffer || srcAt !== at) t.sendBuffer.set(src.subarray(srcAt, srcAt + n), at);
+    else if (src !== t.sendBuffer || srcAt !== at) copyBytes(src, srcAt, n, t.sendBuffer, at);
     if (length === 0) return;
     if (length > MAX_FRAME_BODY) {
       // vtund drops frames longer than this; do not send what the peer must discard.

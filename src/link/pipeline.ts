@@ -5,6 +5,7 @@
  * pipeline owns two scratch buffers and alternates between them, so nothing is
  * allocated per packet. With no stages the link skips the pipeline entirely.
  */
+import { allocBytes, copyBytes } from "../bytes.ts";
 
 /** One transformation of a frame body. */
 export interface FrameStage {
@@ -33,7 +34,7 @@ const SCRATCH_SIZE = 8192;
 
 /** The stages of one session, applied in order. */
 export class Pipeline {
-  private readonly scratch = [new Uint8Array(SCRATCH_SIZE), new Uint8Array(SCRATCH_SIZE)] as const;
+  private readonly scratch = [allocBytes(SCRATCH_SIZE), allocBytes(SCRATCH_SIZE)] as const;
   /** The buffer holding the result of the last {@link decode}. */
   decoded: Uint8Array = this.scratch[0];
 
@@ -64,7 +65,7 @@ export class Pipeline {
   /** Encodes `src[at, at+length)` into `dst[dstAt…]`; returns the frame body length (0 = drop). */
   encode(src: Uint8Array, at: number, length: number, dst: Uint8Array, dstAt: number): number {
     if (this.stages.length === 0) {
-      dst.set(src.subarray(at, at + length), dstAt);
+      copyBytes(src, at, length, dst, dstAt);
       return length;
     }
     let inBuf = src;
@@ -94,7 +95,7 @@ export class Pipeline {
     }
     if (this.stages.length === 0) {
       this.decoded = this.scratch[0];
-      this.decoded.set(src.subarray(at, at + length));
+      copyBytes(src, at, length, this.decoded, 0);
     } else {
       this.decoded = inBuf;
     }

@@ -16,6 +16,7 @@ import {
   writeDataHeader,
 } from "../protocol/frame.ts";
 import { TransportError, type FrameSink, type FrameTransport, type ReceiveStatus } from "./transport.ts";
+import { allocBytes } from "../bytes.ts";
 
 const IN_SIZE = 256 * 1024;
 const OUT_SIZE = 256 * 1024;
@@ -23,11 +24,11 @@ const OUT_SIZE = 256 * 1024;
 /** Frames on a connected TCP socket. */
 export class TcpFrameTransport implements FrameTransport {
   readonly kind = "tcp";
-  private readonly input = new Uint8Array(IN_SIZE);
+  private readonly input = allocBytes(IN_SIZE);
   private inStart = 0; // first unparsed byte
   private inEnd = 0; // end of received bytes
   private skip = 0; // bytes of an oversized frame still to discard
-  private readonly output = new Uint8Array(OUT_SIZE);
+  private readonly output = allocBytes(OUT_SIZE);
   private outStart = 0;
   private outEnd = 0;
   private closed = false;

@@ -18,6 +18,7 @@ import { MSG_NOSIGNAL, MSG_PEEK, type Libc } from "../../ffi/libc.ts";
 import { HEADER_SIZE, writeControlHeader, writeDataHeader } from "../protocol/frame.ts";
 import { TransportError, type FrameSink, type FrameTransport, type ReceiveStatus } from "./transport.ts";
 import { deliverDatagrams, frameSize, GSO_MAX_BYTES, GSO_MAX_SEGMENTS, gsoRunEnd } from "./udp_gso.ts";
+import { allocBytes } from "../bytes.ts";
 
 // Socket options (Linux): UDP GSO and GRO, and the path MTU of a connected socket.
 const SOL_UDP = 17;
@@ -56,8 +57,8 @@ export interface UdpOptions {
 /** Frames on a connected UDP socket. */
 export class UdpFrameTransport implements FrameTransport {
   readonly kind = "udp";
-  private readonly input = new Uint8Array(IN_SIZE);
-  private readonly output = new Uint8Array(OUT_SIZE);
+  private readonly input = allocBytes(IN_SIZE);
+  private readonly output = allocBytes(OUT_SIZE);
   private outStart = 0;
   private outEnd = 0;
   private closed = false;

@@ -1,0 +1,73 @@
+/**
+ * Data-path buffers: allocBytes hands out separate zeroed buffers from one
+ * arena, copyBytes copies between them, within one of them (overlapping) and
+ * to ordinary arrays alike, and refuses out-of-bounds copies instead of
+ * spilling into a neighbouring buffer.
+ */
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { allocBytes, copyBytes } from "./bytes.ts";
+
+const pattern = (n: number, seed: number) => Uint8Array.from({ length: n }, (_, i) => (i * 31 + seed) & 0xff);
+
+describe("allocBytes", () => {
+  it("returns zeroed buffers of the asked size that do not overlap", () => {
+    const a = allocBytes(100);
+    const b = allocBytes(3000);
+    assert.equal(a.length, 100);
+    assert.equal(b.length, 3000);
+    assert.ok(a.every((x) => x === 0) && b.every((x) => x === 0));
+    a.fill(0xaa);
+    assert.ok(b.every((x) => x === 0), "writing one buffer changed the other");
+    assert.equal(a.buffer, b.buffer, "both come from the arena");
+    assert.equal(b.byteOffset % 64, 0, "cache-line aligned");
+  });
+
+  it("falls back to ordinary arrays when the arena is used up", () => {
+    const big = allocBytes(64 * 1024 * 1024);
+    assert.equal(big.length, 64 * 1024 * 1024);
+    assert.notEqual(big.buffer, allocBytes(16).buffer);
+  });
+});
+
+describe("copyBytes", () => {
+  it("copies between arena buffers", () => {
+    const src = allocBytes(2000);
+    const dst = allocBytes(2000);
+    src.set(pattern(2000, 7));
+    copyBytes(src, 10, 1400, dst, 300);
+    assert.deepEqual(dst.subarray(300, 1700), pattern(2000, 7).subarray(10, 1410));
+    assert.equal(dst[299], 0);
+    assert.equal(dst[1700], 0);
+  });
+
+  it("copies overlapping ranges of one buffer like memmove", () => {
+    const buf = allocBytes(100);
+    buf.set(pattern(100, 1));
+    copyBytes(buf, 0, 60, buf, 20);
+    assert.deepEqual(buf.subarray(20, 80), pattern(100, 1).subarray(0, 60));
+    const plain = pattern(50, 3);
+    copyBytes(plain, 10, 30, plain, 0);
+    assert.deepEqual(plain.subarray(0, 30), pattern(50, 3).subarray(10, 40));
+  });
+
+  it("copies to and from ordinary arrays", () => {
+    const arena = allocBytes(64);
+    const plain = pattern(64, 9);
+    copyBytes(plain, 4, 32, arena, 8);
+    assert.deepEqual(arena.subarray(8, 40), plain.subarray(4, 36));
+    const out = new Uint8Array(64);
+    copyBytes(arena, 8, 32, out, 0);
+    assert.deepEqual(out.subarray(0, 32), plain.subarray(4, 36));
+  });
+
+  it("refuses copies outside either buffer", () => {
+    const a = allocBytes(64);
+    const b = allocBytes(64);
+    b.fill(5);
+    assert.throws(() => copyBytes(a, 0, 65, b, 0), RangeError);
+    assert.throws(() => copyBytes(a, 0, 32, b, 40), RangeError);
+    assert.throws(() => copyBytes(a, -1, 8, b, 0), RangeError);
+    assert.ok(b.every((x) => x === 5), "nothing written by a refused copy");
+  });
+});
