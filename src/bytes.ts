@@ -10,12 +10,16 @@
  * Copies that involve any other buffer fall back to `set(subarray)`.
  *
  * The arena is never freed; once it is used up (e.g. many links in one test
- * process), {@link allocBytes} returns ordinary arrays. Pages of the arena
- * that are never written are never touched, so its size costs no memory.
+ * process), {@link allocBytes} returns ordinary arrays.
  */
 
-/** Size of the per-thread arena: a session needs about 1 MiB. */
-const ARENA_SIZE = 8 * 1024 * 1024;
+/**
+ * Size of the per-thread arena: a session needs ~0.75 MiB (TCP) or ~0.55 MiB
+ * (UDP). Not more: the engine counts the whole arena as heap when it paces
+ * its collections, and an 8 MiB arena let the Buffers node:crypto returns per
+ * packet pile up (peak RSS 105 instead of 87 MiB with aes128ecb).
+ */
+const ARENA_SIZE = 2 * 1024 * 1024;
 /** Allocations start on cache-line boundaries. */
 const ALIGN = 64;
 
