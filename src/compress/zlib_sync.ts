@@ -30,7 +30,8 @@
  * and it is over 20 times slower here (19 MB/s at level 1 in Bun against
  * about 450 MB/s native for 1400-byte packets).
  */
-import * as zlib from "node:zlib";
+import type * as zlib from "node:zlib";
+import { nodeZlib } from "../runtime/builtin.ts";
 
 /** The parts of node:zlib's native handle this module drives. */
 interface NativeZlibHandle {
@@ -61,6 +62,7 @@ export class SyncZlibStream {
   private readonly stream: zlib.Deflate | zlib.Inflate;
   private readonly handle: NativeZlibHandle;
   private readonly state: Uint32Array;
+  private readonly syncFlush: number;
   private error: string | null = null;
   private closed = false;
   /** Input bytes the last {@link run} left unconsumed. */
@@ -73,6 +75,7 @@ export class SyncZlibStream {
     stream: zlib.Deflate | zlib.Inflate,
   ) {
     this.stream = stream;
+    this.syncFlush = nodeZlib().constants.Z_SYNC_FLUSH;
     const { handle, state } = nativeParts(stream, what);
     this.handle = handle;
     this.state = state;
@@ -83,13 +86,13 @@ export class SyncZlibStream {
 
   /** A zlib-format (RFC 1950) deflate stream: windowBits 15, memLevel 8, default strategy. */
   static deflate(level: number): SyncZlibStream {
-    const c = zlib.constants;
-    return new SyncZlibStream("deflate", zlib.createDeflate({ level, windowBits: 15, memLevel: 8, strategy: c.Z_DEFAULT_STRATEGY }));
+    const z = nodeZlib();
+    return new SyncZlibStream("deflate", z.createDeflate({ level, windowBits: 15, memLevel: 8, strategy: z.constants.Z_DEFAULT_STRATEGY }));
   }
 
   /** A zlib-format inflate stream (windowBits 15). */
   static inflate(): SyncZlibStream {
-    return new SyncZlibStream("inflate", zlib.createInflate({ windowBits: 15 }));
+    return new SyncZlibStream("inflate", nodeZlib().createInflate({ windowBits: 15 }));
   }
 
   /**
@@ -101,7 +104,7 @@ export class SyncZlibStream {
   run(src: Uint8Array, srcAt: number, length: number, dst: Uint8Array, dstAt: number, outLength: number): number {
     if (this.closed) throw new Error(`zlib: ${this.what} stream used after close`);
     if (this.error !== null) throw new Error(`zlib: ${this.what} stream failed earlier: ${this.error}`);
-    this.handle.writeSync(zlib.constants.Z_SYNC_FLUSH, src, srcAt, length, dst, dstAt, outLength);
+    this.handle.writeSync(this.syncFlush, src, srcAt, length, dst, dstAt, outLength);
     if (this.error !== null) throw new Error(`zlib: ${this.what} error: ${this.error}`);
     this.availOut = this.state[0]!;
     this.availIn = this.state[1]!;

@@ -35,7 +35,7 @@
  * password with a `#`); the default session type is `tty`.
  */
 import { readFileSync } from "node:fs";
-import { gunzipSync } from "node:zlib";
+import { nodeZlib } from "../runtime/builtin.ts";
 import {
   DEFAULT_KEEPALIVE,
   type Command,
@@ -267,7 +267,7 @@ export function loadVtundConf(path: string): Config {
   let text: string;
   try {
     const bytes = readFileSync(path);
-    text = (path.endsWith(".gz") ? gunzipSync(bytes) : bytes).toString("utf8");
+    text = (path.endsWith(".gz") ? nodeZlib().gunzipSync(bytes) : bytes).toString("utf8");
   } catch (e) {
     const code = (e as { code?: string }).code ?? String(e);
     throw new ConfigError(`${path}: cannot read the configuration file: ${code}`);

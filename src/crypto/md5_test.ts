@@ -1,9 +1,11 @@
 /**
  * MD5 (the password-to-key step of vtund's authentication): the RFC 1321
- * test suite, string and byte input, and non-ASCII passwords as UTF-8.
+ * test suite, string and byte input, non-ASCII passwords as UTF-8, and the
+ * runtime's node:crypto MD5 on every length around the padding boundaries.
  */
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
 import { md5 } from "./md5.ts";
 import { toHex } from "../../test/vectors/vectors.ts";
 
@@ -33,5 +35,13 @@ describe("md5", () => {
     const password = "pässwörd€";
     assert.equal(toHex(md5(password)), toHex(md5(new TextEncoder().encode(password))));
     assert.notEqual(toHex(md5(password)), toHex(md5("passwrd")));
+  });
+
+  it("equals node:crypto's MD5 for every length 0..300 (padding boundaries at 55/56/64)", () => {
+    const data = Uint8Array.from({ length: 300 }, (_, i) => (i * 151 + 7) & 0xff);
+    for (let n = 0; n <= 300; n++) {
+      const input = data.subarray(0, n);
+      assert.equal(toHex(md5(input)), createHash("md5").update(input).digest("hex"), `length ${n}`);
+    }
   });
 });

@@ -7,7 +7,7 @@
  * AES ECB/CBC only. {@link nativeSupported} finds out, once per combination,
  * with a known-answer check against the TypeScript implementation.
  */
-import { createCipheriv, createDecipheriv, getCipherInfo, getCiphers } from "node:crypto";
+import { nodeCrypto } from "../runtime/builtin.ts";
 import { Aes } from "./aes.ts";
 import { Blowfish } from "./blowfish.ts";
 import type { Algorithm } from "./ciphers.ts";
@@ -56,7 +56,7 @@ class OfbViaCbc implements ModeContext {
 
 function ivFor(name: string, iv: Uint8Array | null): Uint8Array | null {
   // OpenSSL wants no IV for ECB; Bun's BoringSSL reports (and demands) one block of it.
-  const ivLength = getCipherInfo(name)?.ivLength ?? 0;
+  const ivLength = nodeCrypto().getCipherInfo(name)?.ivLength ?? 0;
   if (ivLength === 0) return null;
   if (iv === null) return new Uint8Array(ivLength);
   if (iv.length < ivLength) throw new RangeError(`${name}: IV of ${iv.length} bytes, need ${ivLength}`);
@@ -65,7 +65,8 @@ function ivFor(name: string, iv: Uint8Array | null): Uint8Array | null {
 
 function rawNative(name: string, key: Uint8Array, iv: Uint8Array | null, encrypt: boolean): NodeCipher {
   const i = ivFor(name, iv);
-  const c: NodeCipher = encrypt ? createCipheriv(name, key, i) : createDecipheriv(name, key, i);
+  const crypto = nodeCrypto();
+  const c: NodeCipher = encrypt ? crypto.createCipheriv(name, key, i) : crypto.createDecipheriv(name, key, i);
   c.setAutoPadding(false);
   return c;
 }
@@ -91,7 +92,7 @@ export function nativeContext(
 
 let cipherList: Set<string> | null = null;
 function hasCipher(name: string): boolean {
-  cipherList ??= new Set(getCiphers().map((c) => c.toLowerCase()));
+  cipherList ??= new Set(nodeCrypto().getCiphers().map((c) => c.toLowerCase()));
   return cipherList.has(name);
 }
 

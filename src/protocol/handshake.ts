@@ -11,7 +11,6 @@
  * up only after the response arrives, so an unknown session and a wrong
  * password look the same on the wire.
  */
-import { randomBytes } from "node:crypto";
 import {
   CHALLENGE_SIZE,
   challengeResponse,
@@ -22,6 +21,9 @@ import {
 import { formatFlags, parseFlags, type SessionFlags } from "./flags.ts";
 import { decodeRecord, encodeRecord, RECORD_SIZE } from "./record.ts";
 import { StreamError, type ByteStream } from "./stream.ts";
+
+/** `n` random bytes from the runtime's CSPRNG (Web Crypto: no node:crypto needed). */
+const randomBytes = (n: number): Uint8Array => crypto.getRandomValues(new Uint8Array(n));
 
 /** The greeting vtunts sends; vtund's client only checks that it starts with "VTUN". */
 export const GREETING = "VTUN server ver 3.X vtunts\n";
