@@ -7,6 +7,9 @@
 import type { Algorithm } from "./ciphers.ts";
 import { pureContext, type BlockCipher, type Mode, type ModeContext } from "./modes.ts";
 import { nativeContext, nativeSupported, pureBlock } from "./native.ts";
+import { detectRuntime } from "../../ffi/index.ts";
+
+const ON_BUN = detectRuntime() === "bun";
 
 /**
  * "auto": node:crypto where it works and is faster (see {@link PURE_IS_FASTER}), else TypeScript;
@@ -73,15 +76,25 @@ export class CipherEngine {
  *   (OpenSSL 3): 1400 B 8130/8090 vs 6430/6410, 64 B 830/840 vs 350/350.
  *   Deno 2.9 and plain Node 20 have no Blowfish in node:crypto.
  *
- * Not listed: the chained Blowfish modes (our CBC/CFB decryption is faster
- * everywhere, but OpenSSL's serial CBC encryption and OFB beat ours at
- * 1400 B in Node, 9.1 vs 10.9 µs) and AES (AES-NI).
+ * Not listed: AES (AES-NI), and the chained Blowfish modes, see
+ * {@link PURE_IS_FASTER_ON_BUN}.
  */
 const PURE_IS_FASTER: ReadonlySet<string> = new Set(["blowfish/ecb"]);
 
+/**
+ * The chained Blowfish modes, where ours beats Bun's BoringSSL but not
+ * Node's OpenSSL (with its legacy provider, OpenSSL's serial CBC encryption
+ * and OFB take 9.1 µs per 1400 B against our 10.9). Bun, 1400 B, ns per
+ * packet encrypt/decrypt, native vs ours (scripts/lib/bench-blowfish.ts
+ * --chained): CBC 11160/8820 vs 10420/5390, CFB 12300/12350 vs 10490/5470,
+ * OFB 12090/12190 vs 10490/10470.
+ */
+const PURE_IS_FASTER_ON_BUN: ReadonlySet<string> = new Set(["blowfish/cbc", "blowfish/cfb", "blowfish/ofb"]);
+
 function pick(algorithm: Algorithm, keyBytes: number, mode: Mode, backend: CipherBackend): "native" | "pure" {
   if (backend === "pure") return "pure";
-  if (backend === "auto" && PURE_IS_FASTER.has(`${algorithm}/${mode}`)) return "pure";
+  const pair = `${algorithm}/${mode}`;
+  if (backend === "auto" && (PURE_IS_FASTER.has(pair) || (ON_BUN && PURE_IS_FASTER_ON_BUN.has(pair)))) return "pure";
   const ok = nativeSupported(algorithm, keyBytes, mode);
   if (ok) return "native";
   if (backend === "native") {
