@@ -204,7 +204,14 @@ export function vtundEnv(pair: NetnsPair): NodeJS.ProcessEnv {
 
 /** Waits until a ping crosses the tunnel from the client side. */
 export async function waitTunnelUp(pair: NetnsPair, timeoutMs = 15_000): Promise<boolean> {
-  return await eventually(async () => (await pair.client.ping(TUN_SERVER, 1, 56)).received === 1, timeoutMs, 200);
+  const deadline = Date.now() + timeoutMs;
+  // The real vtund ends its link when a packet reaches its device before its
+  // own `up` commands have set it up (EIO, see README "vtund defects"), so the
+  // first ping waits for the server's device to be up with its address.
+  const address = new RegExp(`(^|\\s)${TUN_SERVER.replaceAll(".", "\\.")}[ /]`, "m");
+  const serverUp = await eventually(async () => address.test((await pair.server.exec(["ip", "-br", "addr", "show", "up"])).stdout), timeoutMs, 100);
+  if (!serverUp) return false;
+  return await eventually(async () => (await pair.client.ping(TUN_SERVER, 1, 56)).received === 1, Math.max(1000, deadline - Date.now()), 200);
 }
 
 export { CLIENT_IP, PASSWD, SERVER_IP, SESSION, TUN_CLIENT, TUN_SERVER };
