@@ -18,8 +18,9 @@
 # running alongside (loaded RTT, daemons' CPU); iperf3 TCP rev; iperf3 UDP -b 0 -l 1400 and -l 200
 # (received packets/s, loss); then the tunnel idles: after --settle s without traffic, CPU and
 # voluntary context switches of all daemon threads over --idle s, then ping again (idle RTT of a
-# tunnel in service); peak RSS (VmHWM) and private memory (RssAnon) at the end. If a daemon dies, the step it died in and every later step are recorded as "failed"
-# and its last log lines go into the results ("note" key). Every step has a timeout.
+# tunnel in service); peak RSS (VmHWM) and private memory (RssAnon) at the end. If a daemon dies,
+# the step it died in and every later step are recorded as "failed" and its last log lines go into
+# the results ("note" key). Every step has a timeout.
 set -u
 
 NS_A=vtbn-a; NS_B=vtbn-b
@@ -329,12 +330,9 @@ run_step() {
       t0=$(date +%s%N); a=$(idle_sample "$IDLE" "${PIDS[@]}"); t1=$(date +%s%N)
       add idle_cpu "$(awk -v a="${a% *}" -v t0=$t0 -v t1=$t1 'BEGIN{printf "%.2f", a/(t1-t0)*100}')"
       add idle_wakeups "$(awk -v a="${a#* }" -v t0=$t0 -v t1=$t1 'BEGIN{printf "%.1f", a/((t1-t0)/1e9)}')" ;;
-    ping_cold) # the first pings of a freshly started tunnel
-      run_ping "$target" "$PINGS" "$WORK/ping-cold.txt"
-      add rtt_cold "$(ping_stats "$WORK/ping-cold.txt" "$PINGS")" ;;
-    ping) # idle RTT of a tunnel that has been carrying traffic
-      run_ping "$target" "$PINGS" "$WORK/ping-idle.txt"
-      add rtt_idle "$(ping_stats "$WORK/ping-idle.txt" "$PINGS")" ;;
+    ping_cold|ping) # ping_cold: the first pings of a fresh tunnel; ping: idle, after it carried traffic
+      run_ping "$target" "$PINGS" "$WORK/$step.txt"
+      add "$([ $step = ping_cold ] && echo rtt_cold || echo rtt_idle)" "$(ping_stats "$WORK/$step.txt" "$PINGS")" ;;
     tcp_fwd) # with a ping alongside: starts 1 s into the run, ends before it
       local lcount ping_pid
       lcount=$(awk -v d="$DURATION" -v i="$PING_INTERVAL" 'BEGIN{n = int((d - 1.5) / i); print (n < 10 ? 10 : n)}')

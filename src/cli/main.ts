@@ -4,7 +4,6 @@
  * configuration, then runs the server or the client. See `vtunts --help`.
  */
 import { readFileSync, writeSync } from "node:fs";
-import { isMainThread } from "node:worker_threads";
 import { loadLibc } from "../../ffi/index.ts";
 import { errnoName } from "../../ffi/errno.ts";
 import { LEGACY_CIPHER_WARNING } from "../crypto/cipher_stage.ts";
@@ -127,10 +126,7 @@ export async function main(argv: string[]): Promise<never> {
   process.exit(code);
 }
 
-if (!isMainThread) {
-  // A session thread started from this module (a bundle without the separate worker entry).
-  await import("../daemon/worker.ts");
-} else if (isMainModule(import.meta)) {
+if (isMainModule(import.meta)) {
   // A `bun build --compile` binary embeds the worker as its own entry point
   // (scripts/build), so session threads load only the data path's modules.
   if (import.meta.url.includes("/$bunfs/")) setWorkerEntry(new URL("./daemon/worker.js", import.meta.url));

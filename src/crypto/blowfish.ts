@@ -144,8 +144,8 @@ function encipher(P: Int32Array, S: Int32Array, lr: Int32Array): void {
 
 /** One block through the 16 rounds with `P` (forward: encrypt, reversed: decrypt); in place allowed. */
 function blockInto(P: Int32Array, S: Int32Array, src: Uint8Array, srcAt: number, dst: Uint8Array, dstAt: number): void {
-  let l = ((src[srcAt]! << 24) | (src[srcAt + 1]! << 16) | (src[srcAt + 2]! << 8) | src[srcAt + 3]!) ^ P[0]!;
-  let r = (src[srcAt + 4]! << 24) | (src[srcAt + 5]! << 16) | (src[srcAt + 6]! << 8) | src[srcAt + 7]!;
+  let l = getWord(src, srcAt) ^ P[0]!;
+  let r = getWord(src, srcAt + 4);
   // F(x) = ((S0[a] + S1[b]) ^ S2[c]) + S3[d] mod 2^32: each sum of two int32
   // words is exact (it may leave the int32 range), and the XOR that consumes
   // it takes it mod 2^32 (ToInt32), so no `| 0` is needed; the JITs see the
@@ -157,14 +157,21 @@ function blockInto(P: Int32Array, S: Int32Array, src: Uint8Array, srcAt: number,
   }
   r ^= P[17]!;
   // The halves come out swapped (the last round's swap is undone).
-  dst[dstAt] = r >>> 24;
-  dst[dstAt + 1] = r >>> 16;
-  dst[dstAt + 2] = r >>> 8;
-  dst[dstAt + 3] = r;
-  dst[dstAt + 4] = l >>> 24;
-  dst[dstAt + 5] = l >>> 16;
-  dst[dstAt + 6] = l >>> 8;
-  dst[dstAt + 7] = l;
+  putWord(dst, dstAt, r);
+  putWord(dst, dstAt + 4, l);
+}
+
+/** The big-endian 32-bit word at `bytes[at]`, as an int32. */
+function getWord(bytes: Uint8Array, at: number): number {
+  return (bytes[at]! << 24) | (bytes[at + 1]! << 16) | (bytes[at + 2]! << 8) | bytes[at + 3]!;
+}
+
+/** Writes `word` big-endian at `bytes[at]`. */
+function putWord(bytes: Uint8Array, at: number, word: number): void {
+  bytes[at] = word >>> 24;
+  bytes[at + 1] = word >>> 16;
+  bytes[at + 2] = word >>> 8;
+  bytes[at + 3] = word;
 }
 
 /** The checks shared by the bulk paths: whole blocks, both ranges inside their arrays. */
@@ -199,8 +206,8 @@ function chainWords(
   const ofb = mode === "ofb";
   const p0 = P[0]!;
   const p17 = P[17]!;
-  let fl = (reg[0]! << 24) | (reg[1]! << 16) | (reg[2]! << 8) | reg[3]!;
-  let fr = (reg[4]! << 24) | (reg[5]! << 16) | (reg[6]! << 8) | reg[7]!;
+  let fl = getWord(reg, 0);
+  let fr = getWord(reg, 4);
   const end = sa + length;
   for (let s = sa, d = da; s < end; s += 8, d += 8) {
     const xl = sv.getInt32(s);
@@ -232,14 +239,8 @@ function chainWords(
       dv.setInt32(d + 4, fr);
     }
   }
-  reg[0] = fl >>> 24;
-  reg[1] = fl >>> 16;
-  reg[2] = fl >>> 8;
-  reg[3] = fl;
-  reg[4] = fr >>> 24;
-  reg[5] = fr >>> 16;
-  reg[6] = fr >>> 8;
-  reg[7] = fr;
+  putWord(reg, 0, fl);
+  putWord(reg, 4, fr);
 }
 
 /**

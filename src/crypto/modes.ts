@@ -96,6 +96,13 @@ function hasBulkEcb(block: BlockCipher): block is BulkBlockCipher {
   return block.encryptEcbInto !== undefined && block.decryptEcbInto !== undefined;
 }
 
+/** A block cipher with the bulk serial modes. */
+type ChainBlockCipher = BlockCipher & Required<Pick<BlockCipher, "chainEncryptInto">>;
+
+function hasBulkChain(block: BlockCipher): block is ChainBlockCipher {
+  return block.chainEncryptInto !== undefined;
+}
+
 // Bulk ECB contexts: one call per update instead of one per block.
 class EcbBulkEncrypt implements ModeContext {
   constructor(private readonly block: BulkBlockCipher) {}
@@ -315,15 +322,14 @@ class CfbDecryptBulk extends ChainedBulk {
 /** CBC encryption, CFB encryption or OFB through the cipher's {@link BlockCipher.chainEncryptInto}. */
 class ChainSerialBulk extends Chained {
   constructor(
-    private readonly run: Required<BlockCipher>["chainEncryptInto"],
+    protected override readonly block: ChainBlockCipher,
     private readonly mode: "cbc" | "cfb" | "ofb",
-    block: BlockCipher,
     iv: Uint8Array,
   ) {
     super(block, iv);
   }
   update(src: Uint8Array, srcAt: number, length: number, dst: Uint8Array, dstAt: number): void {
-    this.run.call(this.block, this.mode, this.reg, src, srcAt, length, dst, dstAt);
+    this.block.chainEncryptInto(this.mode, this.reg, src, srcAt, length, dst, dstAt);
   }
 }
 
@@ -338,8 +344,7 @@ export function pureContext(block: BlockCipher, mode: Mode, encrypt: boolean, iv
   }
   if (iv === null) throw new Error(`${mode} mode needs an IV`);
   // Bulk paths where the cipher has them (Blowfish), one block at a time otherwise (AES).
-  const serial = block.chainEncryptInto;
-  if (serial !== undefined && (encrypt || mode === "ofb")) return new ChainSerialBulk(serial, mode, block, iv);
+  if (hasBulkChain(block) && (encrypt || mode === "ofb")) return new ChainSerialBulk(block, mode, iv);
   switch (mode) {
     case "cbc":
       if (encrypt) return new CbcEncrypt(block, iv);
