@@ -5,6 +5,8 @@
 import type { Libc } from "./libc.ts";
 
 export type { Libc } from "./libc.ts";
+export type { LibCrypto } from "./libcrypto.ts";
+import type { LibCrypto } from "./libcrypto.ts";
 
 /** The JavaScript runtimes vtunts runs on. */
 export type Runtime = "bun" | "deno" | "node";
@@ -48,4 +50,28 @@ export async function createLibc(runtime: Runtime = detectRuntime()): Promise<Li
 export async function loadLibc(): Promise<Libc> {
   cached ??= await createLibc();
   return cached;
+}
+
+let libCryptoLoaded: LibCrypto | null | undefined;
+
+/**
+ * Loads libcrypto for this thread (Bun only for now; elsewhere, and where the
+ * library is missing, null: node:crypto does the work then). Call before
+ * building a cipher stage; {@link libCrypto} then answers synchronously.
+ */
+export async function loadLibCrypto(): Promise<LibCrypto | null> {
+  if (libCryptoLoaded === undefined) {
+    if (detectRuntime() === "bun") {
+      const { createBunLibCrypto } = await import("./libcrypto_bun.ts");
+      libCryptoLoaded = createBunLibCrypto();
+    } else {
+      libCryptoLoaded = null;
+    }
+  }
+  return libCryptoLoaded;
+}
+
+/** libcrypto if {@link loadLibCrypto} has loaded it on this thread, else null. */
+export function libCrypto(): LibCrypto | null {
+  return libCryptoLoaded ?? null;
 }

@@ -9,8 +9,12 @@
  * two of them is one `copyWithin` on that ArrayBuffer: a memmove, no object.
  * Copies that involve any other buffer fall back to `set(subarray)`.
  *
- * The arena is never freed; once it is used up (e.g. many links in one test
- * process), {@link allocBytes} returns ordinary arrays.
+ * An arena is never freed; once it is used up (e.g. many links in one test
+ * process), {@link allocBytes} starts another.
+ *
+ * The arena is the memory of a WebAssembly instance where the runtime has
+ * WebAssembly (all three do): the checksum of the offload path runs as a
+ * SIMD loop over it (see device/checksum.ts), which JavaScript cannot reach.
  */
 
 /**
@@ -22,21 +26,48 @@
 const ARENA_SIZE = 2 * 1024 * 1024;
 /** Allocations start on cache-line boundaries. */
 const ALIGN = 64;
+/** WebAssembly pages are 64 KiB. */
+const WASM_PAGE = 65536;
 
 let arena: ArrayBuffer | null = null;
+/** The WebAssembly memory of each arena (none where the runtime has no WebAssembly). */
+const arenaMemories = new WeakMap<ArrayBufferLike, WebAssembly.Memory>();
 let arenaBytes = new Uint8Array(0);
 let arenaUsed = 0;
 
 /** A zeroed buffer of `size` bytes for long-lived data-path use (see the module comment). */
 export function allocBytes(size: number): Uint8Array {
-  if (arena === null) {
-    arena = new ArrayBuffer(ARENA_SIZE);
-    arenaBytes = new Uint8Array(arena);
-  }
-  if (size > ARENA_SIZE - arenaUsed) return new Uint8Array(size);
-  const bytes = new Uint8Array(arena, arenaUsed, size);
+  if (size > ARENA_SIZE) return new Uint8Array(size);
+  const buffer = arena !== null && size <= ARENA_SIZE - arenaUsed ? arena : createArena();
+  const bytes = new Uint8Array(buffer, arenaUsed, size);
   arenaUsed += Math.ceil(size / ALIGN) * ALIGN;
   return bytes;
+}
+
+function createArena(): ArrayBuffer {
+  let buffer: ArrayBuffer;
+  try {
+    const pages = ARENA_SIZE / WASM_PAGE;
+    const memory = new WebAssembly.Memory({ initial: pages, maximum: pages });
+    buffer = memory.buffer as ArrayBuffer;
+    arenaMemories.set(buffer, memory);
+  } catch {
+    buffer = new ArrayBuffer(ARENA_SIZE);
+  }
+  arena = buffer;
+  arenaBytes = new Uint8Array(buffer);
+  arenaUsed = 0;
+  return buffer;
+}
+
+/**
+ * The WebAssembly memory whose buffer is `buffer`, if it is an arena's: code
+ * that runs over {@link allocBytes} buffers in WebAssembly reads them at
+ * their `byteOffset`. Null for other buffers and where the runtime has no
+ * WebAssembly.
+ */
+export function arenaMemory(buffer: ArrayBufferLike): WebAssembly.Memory | null {
+  return arenaMemories.get(buffer) ?? null;
 }
 
 /**

@@ -13,11 +13,16 @@ import { createCipheriv, createDecipheriv, getCipherInfo, getCiphers } from "nod
 import { createCipherStage, MAX_GIBBERISH, type CipherStage, type CipherStageOptions } from "./cipher_stage.ts";
 import { CIPHERS, cipherByName, type CipherInfo } from "./ciphers.ts";
 import { deriveKey } from "./key.ts";
-import { nativeSupported } from "./native.ts";
+import { nativeLibrary, nativeSupported } from "./native.ts";
+import { detectRuntime, loadLibCrypto } from "../../ffi/index.ts";
 import { Blowfish } from "./blowfish.ts";
 import { fromHex, loadVector, serverSessionSettings, toHex, type Vector } from "../../test/vectors/vectors.ts";
 
 type Dir = "c2s" | "s2c";
+
+// As in a session: "native" AES is libcrypto through FFI where this runtime loads it (Bun),
+// else node:crypto; every "native" test below runs on that library.
+const libCrypto = await loadLibCrypto();
 
 /** Asserts equal bytes (hex only in the failure message: toHex is slow for big loops). */
 function sameBytes(got: Uint8Array, want: Uint8Array, message: string): void {
@@ -356,6 +361,35 @@ describe("round trips for every cipher", () => {
       }
     });
   }
+
+  it("AES runs in libcrypto on Bun (node:crypto elsewhere)", () => {
+    if (detectRuntime() === "bun") {
+      assert.ok(libCrypto, "libcrypto.so.3 did not load (Debian package libssl3)");
+      assert.equal(nativeLibrary("aes"), "libcrypto");
+    } else {
+      assert.equal(libCrypto, null);
+      assert.equal(nativeLibrary("aes"), "node:crypto");
+    }
+    assert.equal(nativeLibrary("blowfish"), "node:crypto");
+  });
+
+  it("libcrypto refuses a cipher it does not have and a key of the wrong length", { skip: libCrypto ? false : "no libcrypto here" }, () => {
+    const lib = libCrypto!;
+    assert.equal(lib.newCipher("NO-SUCH-CIPHER", new Uint8Array(16), null, true), 0);
+    assert.equal(lib.newCipher("AES-128-ECB", new Uint8Array(15), null, true), 0);
+    assert.equal(lib.newCipher("AES-128-CBC", new Uint8Array(16), null, true), 0, "CBC without an IV");
+    const ctx = lib.newCipher("AES-128-ECB", new Uint8Array(16), null, true);
+    assert.notEqual(ctx, 0);
+    // FIPS-197 C.1 (AES-128): 00112233…ff under key 000102…0f.
+    const key = fromHex("000102030405060708090a0b0c0d0e0f");
+    const enc = lib.newCipher("AES-128-ECB", key, null, true);
+    const buf = new Uint8Array(40);
+    buf.set(fromHex("00112233445566778899aabbccddeeff"), 7);
+    assert.ok(lib.update(enc, buf, 7, 16, buf, 7), "in place, at an odd offset");
+    assert.equal(toHex(buf.subarray(7, 23)), "69c4e0d86a7b0430d8cdb78070b4c55a");
+    lib.freeCipher(ctx);
+    lib.freeCipher(enc);
+  });
 
   it("encodes correctly when dst is the same buffer as src (in place and shifted)", () => {
     for (const info of CIPHERS.values()) {

@@ -1,12 +1,18 @@
 /**
- * Cipher contexts backed by node:crypto, where the runtime has the algorithm
- * and mode: a persistent `createCipheriv`/`createDecipheriv` with padding off
- * whose `update()` is called once per frame continues the chain exactly like
- * vtund's never-reset EVP context. Bun has AES in all four modes and Blowfish
+ * Cipher contexts in C, where the runtime can reach the algorithm and mode:
+ * a persistent context whose update is called once per frame continues the
+ * chain exactly like vtund's never-reset EVP context.
+ *
+ * First choice for AES is libcrypto through FFI (when ffi/index.ts has loaded
+ * it on this thread): `EVP_CipherUpdate` encrypts the frame in place, with no
+ * Buffer per frame. Otherwise node:crypto: `createCipheriv`/`createDecipheriv`
+ * with padding off. Bun's node:crypto has AES in all four modes and Blowfish
  * ECB/CBC/CFB (OFB is built from CBC, see below); Node 20 has AES only; Deno
  * AES ECB/CBC only. {@link nativeSupported} finds out, once per combination,
  * with a known-answer check against the TypeScript implementation.
  */
+import { libCrypto, type LibCrypto } from "../../ffi/index.ts";
+import type { CipherHandle } from "../../ffi/libcrypto.ts";
 import { nodeCrypto } from "../runtime/builtin.ts";
 import { Aes } from "./aes.ts";
 import { Blowfish } from "./blowfish.ts";
@@ -36,6 +42,36 @@ class NativeContext implements ModeContext {
     if (out.length !== length) throw new Error(`node:crypto returned ${out.length} bytes for ${length}`);
     dst.set(out, dstAt);
   }
+}
+
+/**
+ * A libcrypto EVP context. It is freed when the context object is collected
+ * (a session drops its chained contexts on every resync, and at its end).
+ */
+class LibCryptoContext implements ModeContext {
+  constructor(private readonly lib: LibCrypto, private readonly ctx: CipherHandle) {
+    libCryptoContexts.register(this, { lib, ctx });
+  }
+  update(src: Uint8Array, srcAt: number, length: number, dst: Uint8Array, dstAt: number): void {
+    if (!this.lib.update(this.ctx, src, srcAt, length, dst, dstAt)) throw new Error(`libcrypto: EVP_CipherUpdate of ${length} bytes failed`);
+  }
+}
+
+const libCryptoContexts = new FinalizationRegistry<{ lib: LibCrypto; ctx: CipherHandle }>(({ lib, ctx }) => lib.freeCipher(ctx));
+
+/** The OpenSSL name of an AES cipher, e.g. "AES-128-CBC" (full-block CFB is OpenSSL's CFB). */
+function openSslName(keyBytes: number, mode: Mode): string {
+  return `AES-${keyBytes * 8}-${mode.toUpperCase()}`;
+}
+
+/** libcrypto, when it is loaded and `algorithm` is one we take from it (AES: Blowfish is faster in ours). */
+function libCryptoFor(algorithm: Algorithm): LibCrypto | null {
+  return algorithm === "aes" ? libCrypto() : null;
+}
+
+/** Which C library {@link nativeContext} uses for `algorithm` on this thread right now. */
+export function nativeLibrary(algorithm: Algorithm): "libcrypto" | "node:crypto" {
+  return libCryptoFor(algorithm) ? "libcrypto" : "node:crypto";
 }
 
 /**
@@ -82,6 +118,12 @@ export function nativeContext(
   encrypt: boolean,
   iv: Uint8Array | null,
 ): ModeContext {
+  const lib = libCryptoFor(algorithm);
+  if (lib) {
+    const ctx = lib.newCipher(openSslName(key.length, mode), key, iv, encrypt);
+    if (ctx === 0) throw new Error(`libcrypto: no ${openSslName(key.length, mode)}`);
+    return new LibCryptoContext(lib, ctx);
+  }
   const name = nodeCipherName(algorithm, key.length, mode);
   if (mode === "ofb" && !hasCipher(name)) {
     // Key stream from CBC over zeros: the same context for both directions.
@@ -104,7 +146,7 @@ const supportCache = new Map<string, boolean>();
  * per combination: two chained updates each way with a fixed irregular key).
  */
 export function nativeSupported(algorithm: Algorithm, keyBytes: number, mode: Mode): boolean {
-  const id = `${algorithm}/${keyBytes}/${mode}`;
+  const id = `${nativeLibrary(algorithm)}/${algorithm}/${keyBytes}/${mode}`;
   let ok = supportCache.get(id);
   if (ok === undefined) {
     ok = probe(algorithm, keyBytes, mode);

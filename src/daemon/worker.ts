@@ -6,7 +6,7 @@
  * thread's event loop). A wake-up pipe from the main thread interrupts any wait.
  */
 import { parentPort, workerData } from "node:worker_threads";
-import { loadLibc, type Libc } from "../../ffi/index.ts";
+import { loadLibc, loadLibCrypto, type Libc } from "../../ffi/index.ts";
 import { POLLIN } from "../../ffi/libc.ts";
 import type { SessionConfig } from "../config/config.ts";
 import { openTun, TunDevice } from "../device/tun.ts";
@@ -52,7 +52,8 @@ const SOCKET_BUFFER = 4 * 1024 * 1024;
 
 /**
  * Data-path features to switch off, for tests of the fallbacks and for
- * kernels that misbehave: VTUNTS_DISABLE=tun-offload,udp-gso,udp-gro (any of them).
+ * kernels that misbehave: VTUNTS_DISABLE=tun-offload,udp-gso,udp-gro,libcrypto (any of them;
+ * without libcrypto AES runs in node:crypto).
  */
 const DISABLED = new Set((process.env.VTUNTS_DISABLE ?? "").split(",").map((s) => s.trim()).filter((s) => s !== ""));
 
@@ -240,6 +241,8 @@ async function main(): Promise<void> {
   const job = workerData as WorkerJob;
   const libc = await loadLibc();
   const log = makeLogger(libc, job.logTarget, job.logLevel);
+  // Sessions encrypt with libcrypto where it loads (see ffi/libcrypto.ts); the acceptor never does.
+  if (job.role !== "acceptor" && !DISABLED.has("libcrypto")) await loadLibCrypto();
   let outcome: SessionOutcome | null = null;
   try {
     if (job.role === "acceptor") runAcceptor(libc, job, log);

@@ -13,7 +13,11 @@
  * byte-swapped sum, which RFC 1071 §2(B) allows us to swap back once at the
  * end. A range that starts at an odd address is handled with the same rule
  * (a one-byte shift swaps the sum), so the fast path is taken for any offset.
+ * Over the data path's own buffers (the arena of bytes.ts) the word sum runs
+ * in WebAssembly SIMD instead (checksum_wasm.ts), where the runtime has it.
  */
+import { arenaMemory } from "../bytes.ts";
+import { createWordSum, WORD_SUM_MAX, type WordSum } from "./checksum_wasm.ts";
 
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
@@ -64,6 +68,54 @@ function sumWords(w: Uint16Array<ArrayBufferLike>, i: number, n: number): number
   return a + b;
 }
 
+// The SIMD word sum of each arena (one instance per arena; a session thread has one), and
+// the last one used, which is checked first.
+const simdSums = new WeakMap<ArrayBufferLike, WordSum | null>();
+let lastBuffer: ArrayBufferLike | null = null;
+let lastSum: WordSum | null = null;
+
+/** The SIMD word sum if `buf` lies in an arena and the runtime runs it, else null. */
+function simdFor(buf: Uint8Array): WordSum | null {
+  const b = buf.buffer;
+  if (b === lastBuffer) return lastSum;
+  let sum = simdSums.get(b);
+  if (sum === undefined) {
+    const memory = arenaMemory(b);
+    sum = memory === null ? null : createWordSum(memory);
+    simdSums.set(b, sum);
+  }
+  lastBuffer = b;
+  lastSum = sum;
+  return sum;
+}
+
+/**
+ * Sum (not folded) of the native 16-bit words of `buf`'s ArrayBuffer over the
+ * even byte address range [abs, abs + byteLength); byteLength is even.
+ */
+function nativeWordsSum(buf: Uint8Array, abs: number, byteLength: number): number {
+  let s = 0;
+  let at = abs;
+  let left = byteLength;
+  const simd = simdFor(buf);
+  if (simd !== null) {
+    while (left >= 16) {
+      const chunk = left < WORD_SUM_MAX ? left & ~15 : WORD_SUM_MAX;
+      s += simd(at, chunk);
+      at += chunk;
+      left -= chunk;
+    }
+  }
+  const w = wordsOf(buf);
+  for (let i = at >>> 1, n = left >>> 1; n > 0; ) {
+    const chunk = n < 32768 ? n : 32768;
+    s += sumWords(w, i, chunk);
+    i += chunk;
+    n -= chunk;
+  }
+  return s;
+}
+
 /** Sum of bytes read as big-endian words, byte by byte (big-endian hosts, tests). */
 function sumBytes(buf: Uint8Array, off: number, len: number): number {
   let s = 0;
@@ -80,34 +132,18 @@ function sumBytes(buf: Uint8Array, off: number, len: number): number {
  */
 export function onesSum(buf: Uint8Array, off: number, len: number, initial = 0): number {
   if (len < 32 || !LITTLE_ENDIAN) return fold(sumBytes(buf, off, len) + initial);
-  const w = wordsOf(buf);
   const abs = buf.byteOffset + off;
   let net: number;
   if ((abs & 1) === 0) {
     // Aligned: native words are byte-swapped network words.
-    const n = len >>> 1;
-    let s = 0;
-    for (let i = abs >>> 1, left = n; left > 0; ) {
-      const chunk = left < 32768 ? left : 32768;
-      s += sumWords(w, i, chunk);
-      i += chunk;
-      left -= chunk;
-    }
-    net = swap16(fold(s));
+    net = swap16(fold(nativeWordsSum(buf, abs, len & ~1)));
     if (len & 1) net += buf[off + len - 1]! << 8;
   } else {
     // Odd start: the first byte is the high half of the first network word; the
     // rest starts aligned but one byte out of phase, which swaps its sum once
     // more — the two swaps cancel, so the native sum is used as is.
     const rest = len - 1;
-    let s = 0;
-    for (let i = (abs + 1) >>> 1, left = rest >>> 1; left > 0; ) {
-      const chunk = left < 32768 ? left : 32768;
-      s += sumWords(w, i, chunk);
-      i += chunk;
-      left -= chunk;
-    }
-    net = fold(s) + (buf[off]! << 8);
+    net = fold(nativeWordsSum(buf, abs + 1, rest & ~1)) + (buf[off]! << 8);
     // A trailing odd byte of `rest` sits at an even distance from `off`+1, i.e.
     // the low half of a network word of the original range.
     if (rest & 1) net += buf[off + len - 1]!;

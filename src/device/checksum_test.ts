@@ -16,6 +16,8 @@ import {
   pseudoSumV4,
   pseudoSumV6,
 } from "./checksum.ts";
+import { createWordSum, WORD_SUM_MAX } from "./checksum_wasm.ts";
+import { allocBytes, arenaMemory } from "../bytes.ts";
 
 describe("onesSum", () => {
   it("matches RFC 1071's worked example", () => {
@@ -54,6 +56,44 @@ describe("onesSum", () => {
       assert.equal(onesSum(b, 0, 1000, 5), refSum(b, 5));
     }
     assert.equal(fold(0x1_0000_0000 * 3 + 0x1_ffff), fold(3 + 0x1_ffff));
+  });
+});
+
+describe("onesSum over the arena (WebAssembly SIMD)", () => {
+  /** The native-word sum of [at, at+len) folded to 16 bits, as the SIMD loop defines it. */
+  const refNative = (bytes: Uint8Array, at: number, len: number) => {
+    let t = 0;
+    for (let i = at; i < at + len; i += 2) t += bytes[i]! | (bytes[i + 1]! << 8);
+    while (t > 0xffff) t = (t % 0x10000) + Math.floor(t / 0x10000);
+    return t;
+  };
+
+  it("the SIMD word sum compiles and sums whole 16-byte blocks, up to 64 KiB of 0xffff words", () => {
+    const memory = new WebAssembly.Memory({ initial: 3, maximum: 3 });
+    const sum = createWordSum(memory);
+    assert.ok(sum, "WebAssembly SIMD module did not compile in this runtime");
+    const bytes = new Uint8Array(memory.buffer);
+    for (let i = 0; i < bytes.length; i++) bytes[i] = (i * 7919 + (i >>> 9)) & 0xff;
+    for (const at of [0, 2, 14, 16, 30, 1000]) {
+      for (const len of [0, 15, 16, 31, 32, 33, 48, 1448, 65536 - 16, WORD_SUM_MAX]) {
+        assert.equal(sum(at, len), refNative(bytes, at, len & ~15), `at ${at} len ${len}`);
+      }
+    }
+    bytes.fill(0xff);
+    assert.equal(sum(0, WORD_SUM_MAX), refNative(bytes, 0, WORD_SUM_MAX), "no lane overflow");
+  });
+
+  it("onesSum of arena buffers matches the reference for every offset parity and length", () => {
+    const buf = allocBytes(4096 + 64);
+    assert.ok(arenaMemory(buf.buffer), "the arena is WebAssembly memory");
+    for (let i = 0; i < buf.length; i++) buf[i] = (i * 7919 + (i >>> 9)) & 0xff;
+    for (const off of [0, 1, 2, 3, 14, 15, 16, 17, 63]) {
+      for (const len of [0, 1, 15, 16, 17, 31, 32, 33, 47, 48, 49, 63, 64, 65, 1447, 1448, 1460, 4000, 4096]) {
+        assert.equal(onesSum(buf, off, len), refSum(buf.subarray(off, off + len)), `off ${off} len ${len}`);
+      }
+    }
+    buf.fill(0xff);
+    assert.equal(checksum(buf, 0, 4096, 0x1fffe), ~refSum(buf.subarray(0, 4096), 0x1fffe) & 0xffff);
   });
 });
 
