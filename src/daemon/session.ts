@@ -65,6 +65,11 @@ export interface SessionIo {
   linkDown(info: LinkInfo, commands: readonly Command[]): Promise<void>;
   /** `stat yes`: appends one line to the session's statistics file. */
   appendStat(session: string, line: string): void;
+  /**
+   * Called before the cipher stage of an encrypted session is built: loads
+   * what it runs on (libcrypto, see ffi/libcrypto.ts). Absent: nothing to load.
+   */
+  prepareCipher?(): Promise<void>;
 }
 
 /** How often `stat yes` writes a line (vtund: 5 minutes). */
@@ -199,6 +204,7 @@ async function runAuthenticated(
   // Build the frame pipeline first: a cipher we cannot set up must not leave a device behind.
   let pipeline: Pipeline;
   try {
+    if (flags.encrypt !== null) await io.prepareCipher?.();
     pipeline = new Pipeline(buildStages(flags, session.passwd));
   } catch (e) {
     return { kind: "failed", session: session.name, cause: "unsupported", message: (e as Error).message };

@@ -150,6 +150,11 @@ class WorkerIo implements SessionIo {
     await nextMessage();
   }
 
+  /** Encrypted sessions run AES in libcrypto where it loads (ffi/libcrypto.ts), unless VTUNTS_DISABLE says libcrypto. */
+  async prepareCipher(): Promise<void> {
+    if (!DISABLED.has("libcrypto")) await loadLibCrypto();
+  }
+
   appendStat(session: string, line: string): void {
     try {
       mkdirSync(STAT_DIR, { recursive: true });
@@ -241,8 +246,6 @@ async function main(): Promise<void> {
   const job = workerData as WorkerJob;
   const libc = await loadLibc();
   const log = makeLogger(libc, job.logTarget, job.logLevel);
-  // Sessions encrypt with libcrypto where it loads (see ffi/libcrypto.ts); the acceptor never does.
-  if (job.role !== "acceptor" && !DISABLED.has("libcrypto")) await loadLibCrypto();
   let outcome: SessionOutcome | null = null;
   try {
     if (job.role === "acceptor") runAcceptor(libc, job, log);
