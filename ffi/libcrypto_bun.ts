@@ -51,9 +51,9 @@ export function createBunLibCrypto(): LibCrypto | null {
       if (cipher === 0 || c.EVP_CIPHER_get_key_length(cipher) !== key.length) return 0;
       const ivLength = c.EVP_CIPHER_get_iv_length(cipher);
       if (ivLength > 0 && (iv === null || iv.length < ivLength)) return 0;
-      // Copies: the FFI is handed a buffer of its own, never a view with an offset.
       const ctx = (c.EVP_CIPHER_CTX_new() as Pointer | null) ?? 0;
       if (ctx === 0) return 0;
+      // Copies: the FFI is handed a buffer of its own, never a view with an offset.
       const ok = c.EVP_CipherInit_ex(ctx, cipher, null, key.slice(), ivLength > 0 ? iv!.slice(0, ivLength) : null, encrypt ? 1 : 0) === 1 &&
         c.EVP_CIPHER_CTX_set_padding(ctx, 0) === 1;
       if (!ok) {

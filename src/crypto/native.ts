@@ -59,11 +59,6 @@ class LibCryptoContext implements ModeContext {
 
 const libCryptoContexts = new FinalizationRegistry<{ lib: LibCrypto; ctx: CipherHandle }>(({ lib, ctx }) => lib.freeCipher(ctx));
 
-/** The OpenSSL name of an AES cipher, e.g. "AES-128-CBC" (full-block CFB is OpenSSL's CFB). */
-function openSslName(keyBytes: number, mode: Mode): string {
-  return `AES-${keyBytes * 8}-${mode.toUpperCase()}`;
-}
-
 /** libcrypto, when it is loaded and `algorithm` is one we take from it (AES: Blowfish is faster in ours). */
 function libCryptoFor(algorithm: Algorithm): LibCrypto | null {
   return algorithm === "aes" ? libCrypto() : null;
@@ -118,13 +113,14 @@ export function nativeContext(
   encrypt: boolean,
   iv: Uint8Array | null,
 ): ModeContext {
+  const name = nodeCipherName(algorithm, key.length, mode);
   const lib = libCryptoFor(algorithm);
   if (lib) {
-    const ctx = lib.newCipher(openSslName(key.length, mode), key, iv, encrypt);
-    if (ctx === 0) throw new Error(`libcrypto: no ${openSslName(key.length, mode)}`);
+    // EVP_CIPHER_fetch matches names case-insensitively: "aes-128-cbc" is OpenSSL's AES-128-CBC.
+    const ctx = lib.newCipher(name, key, iv, encrypt);
+    if (ctx === 0) throw new Error(`libcrypto: no ${name}`);
     return new LibCryptoContext(lib, ctx);
   }
-  const name = nodeCipherName(algorithm, key.length, mode);
   if (mode === "ofb" && !hasCipher(name)) {
     // Key stream from CBC over zeros: the same context for both directions.
     return new OfbViaCbc(rawNative(nodeCipherName(algorithm, key.length, "cbc"), key, iv, true));
