@@ -37,6 +37,7 @@ function openLibc() {
     shutdown: { args: [i32, i32], returns: i32 },
     socketpair: { args: [i32, i32, i32, pointer], returns: i32 },
     mlockall: { args: [i32], returns: i32 },
+    madvise: { args: [u64, u64, i32], returns: i32 },
     getpid: { args: [], returns: i32 },
   } as const;
   // ioctl is variadic in C; its third argument is either a pointer or an integer.
@@ -91,6 +92,7 @@ export function createBunLibc(): Libc {
     shutdown: (fd, how) => fail(c.shutdown(fd, how)),
     socketpair: (domain, type, protocol, fds) => fail(c.socketpair(domain, type, protocol, fds)),
     mlockall: (flags) => fail(c.mlockall(flags)),
+    madvise: (address, length, advice) => fail(c.madvise(address, length, advice)),
     getpid: () => c.getpid(),
   };
 }

@@ -61,6 +61,7 @@ const SYMBOLS = {
   shutdown: { parameters: ["i32", "i32"], result: "i32" },
   socketpair: { parameters: ["i32", "i32", "i32", "buffer"], result: "i32" },
   mlockall: { parameters: ["i32"], result: "i32" },
+  madvise: { parameters: ["usize", "usize", "i32"], result: "i32" },
   getpid: { parameters: [], result: "i32" },
 } as const satisfies Record<string, Symbol>;
 
@@ -128,6 +129,7 @@ export function createDenoLibc(): Libc {
     shutdown: (fd, how) => fail(c.shutdown(fd, how)),
     socketpair: (domain, type, protocol, fds) => fail(c.socketpair(domain, type, protocol, fds)),
     mlockall: (flags) => fail(c.mlockall(flags)),
+    madvise: (address, length, advice) => fail(c.madvise(address, length, advice)),
     getpid: () => c.getpid(),
   };
 }

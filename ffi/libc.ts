@@ -49,6 +49,8 @@ export interface Libc {
   socketpair(domain: number, type: number, protocol: number, fds: Int32Array): number;
   /** mlockall(2) (vtund's `-m`). */
   mlockall(flags: number): number;
+  /** madvise(2) on `[address, address+length)`, an address from /proc/self/maps. */
+  madvise(address: number, length: number, advice: number): number;
   getpid(): number;
 }
 

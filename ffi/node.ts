@@ -39,6 +39,7 @@ const PROTOTYPES = {
   shutdown: "int shutdown(int fd, int how)",
   socketpair: "int socketpair(int domain, int type, int protocol, void *fds)",
   mlockall: "int mlockall(int flags)",
+  madvise: "int madvise(uintptr_t addr, size_t length, int advice)",
   getpid: "int getpid()",
 } as const;
 
@@ -96,6 +97,7 @@ export function createNodeLibc(): Libc {
     shutdown: (fd, how) => fail(c.shutdown(fd, how)),
     socketpair: (domain, type, protocol, fds) => fail(c.socketpair(domain, type, protocol, fds)),
     mlockall: (flags) => fail(c.mlockall(flags)),
+    madvise: (address, length, advice) => fail(c.madvise(address, length, advice)),
     getpid: () => c.getpid(),
   };
 }

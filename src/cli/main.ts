@@ -15,7 +15,8 @@ import { setWorkerEntry } from "../daemon/session_worker.ts";
 import { makeLogger, type LogTarget } from "../daemon/syslog.ts";
 import { ExitCode, FatalError } from "../errors.ts";
 import { VERSION } from "../version.ts";
-import { isMainModule, runtimeName, setProcessName } from "../runtime/process.ts";
+import { DISABLED_FEATURES, isMainModule, runtimeName, setProcessName } from "../runtime/process.ts";
+import { CodePageRelease } from "../runtime/code_pages.ts";
 import { daemonize, isDaemonChild, reportFailure, reportReady } from "./daemonize.ts";
 import { HELP, parseCommandLine, UsageError, type Command } from "./args.ts";
 import { runConvert } from "./convert.ts";
@@ -73,6 +74,8 @@ async function run(argv: string[]): Promise<number> {
     const r = libc.mlockall(MCL_CURRENT_FUTURE);
     if (r < 0) log.warn(`-m: mlockall failed (${errnoName(r)}); continuing without locked memory`);
   }
+  // Under -m the pages stay: locked memory is what the user asked for.
+  const codePages = new CodePageRelease(libc, log, !common.mlock && !DISABLED_FEATURES.has("code-release"), () => readFileSync("/proc/self/smaps", "utf8"));
   const encrypted = [...config.sessions.values()].filter((s) => s.encrypt !== null).map((s) => s.name);
   if (command.kind === "server" && encrypted.length > 0) {
     log.warn(`session(s) ${encrypted.join(", ")}: ${LEGACY_CIPHER_WARNING}`);
@@ -85,7 +88,11 @@ async function run(argv: string[]): Promise<number> {
       timeout: common.timeout,
       logTarget,
       reload: () => loadConfig(common.configPath),
-      onListening: reportReady,
+      onListening: () => {
+        reportReady();
+        codePages.now();
+      },
+      onSessionUp: () => codePages.sessionUp(),
       family: common.family,
       inetd,
     }, log);
@@ -94,6 +101,7 @@ async function run(argv: string[]): Promise<number> {
     throw new FatalError(`Host ${command.session} not found in ${config.source}`, ExitCode.USAGE);
   }
   reportReady();
+  codePages.now();
   return await runClient(libc, config, {
     session: command.session,
     server: command.server,
@@ -103,6 +111,7 @@ async function run(argv: string[]): Promise<number> {
     logTarget,
     family: common.family,
     quiet: common.quiet,
+    onSessionUp: () => codePages.sessionUp(),
   }, log);
 }
 

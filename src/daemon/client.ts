@@ -46,6 +46,8 @@ export interface ClientOptions {
   family?: "ipv4" | "ipv6";
   /** -q: do not log connection attempts. */
   quiet?: boolean;
+  /** Called when the session has authenticated and its link is up. */
+  onSessionUp?(): void;
 }
 
 async function resolveServer(host: string, port: number, want: "ipv4" | "ipv6"): Promise<Endpoint> {
@@ -140,7 +142,7 @@ export async function runClient(libc: Libc, config: Config, opts: ClientOptions,
           quiet: opts.quiet ?? false,
           logLevel: log.level,
           logTarget: opts.logTarget,
-        }, log, { onKeepDevice: (d) => void (kept = d) });
+        }, log, { onKeepDevice: (d) => void (kept = d), onUp: opts.onSessionUp });
         lastOutcome = await current.done;
         current = null;
       } catch (e) {

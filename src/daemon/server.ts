@@ -35,6 +35,8 @@ export interface ServerOptions {
   logTarget: LogTarget;
   /** Called once the socket listens (daemon readiness). */
   onListening?(endpoint: Endpoint): void;
+  /** Called when a session has authenticated and its link is up. */
+  onSessionUp?(): void;
   /** -4/-6 (else the config's family). */
   family?: "ipv4" | "ipv6";
   /** -i: serve the one connection on fd 0 and exit. */
@@ -121,7 +123,7 @@ export async function runServer(libc: Libc, initial: Config, opts: ServerOptions
       handshakeTimeoutMs: (opts.timeout ?? config.options.timeout) * 1000,
       logLevel: log.level,
       logTarget: opts.logTarget,
-    }, log, { onAdmit: (name, multi, self) => admitSession(sessions, self, name, multi, log) });
+    }, log, { onAdmit: (name, multi, self) => admitSession(sessions, self, name, multi, log), onUp: opts.onSessionUp });
     sessions.add(worker);
     void worker.done.then((outcome) => {
       sessions.delete(worker);
@@ -192,7 +194,7 @@ async function runInetd(libc: Libc, config: Config, opts: ServerOptions, log: Lo
     handshakeTimeoutMs: (opts.timeout ?? config.options.timeout) * 1000,
     logLevel: log.level,
     logTarget: opts.logTarget,
-  }, log);
+  }, log, { onUp: opts.onSessionUp });
   const removeSignals = onSignals({ terminate: () => worker.stop(), resetStats: () => worker.resetStats() });
   const outcome = await worker.done;
   removeSignals();

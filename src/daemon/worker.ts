@@ -34,6 +34,7 @@ import {
 import { TcpFrameTransport } from "../transport/tcp.ts";
 import { UdpFrameTransport } from "../transport/udp.ts";
 import { Cancelled, waitFor } from "../transport/wait.ts";
+import { DISABLED_FEATURES } from "../runtime/process.ts";
 import type { AcceptorJob, ClientJob, KeptDevice, MainEvent, ServerJob, WorkerEvent, WorkerJob } from "./messages.ts";
 import { runClientSession, runServerSession, type LinkInfo, type SessionIo, type SessionOutcome } from "./session.ts";
 import type { Link, LinkEnd } from "../link/link.ts";
@@ -49,13 +50,6 @@ const STAT_INTERVAL_MS = process.env.VTUNTS_STAT_INTERVAL ? Number(process.env.V
 
 /** Socket buffers for data connections (wireguard-go uses 7 MB; the kernel caps to its limits). */
 const SOCKET_BUFFER = 4 * 1024 * 1024;
-
-/**
- * Data-path features to switch off, for tests of the fallbacks and for
- * kernels that misbehave: VTUNTS_DISABLE=tun-offload,udp-gso,udp-gro,libcrypto (any of them;
- * without libcrypto AES runs in node:crypto).
- */
-const DISABLED = new Set((process.env.VTUNTS_DISABLE ?? "").split(",").map((s) => s.trim()).filter((s) => s !== ""));
 
 /** Waits for the main thread's next message (used while the link is not running). */
 function nextMessage(): Promise<MainEvent> {
@@ -94,7 +88,7 @@ class WorkerIo implements SessionIo {
     const name = session.device ?? undefined;
     if (flags.type === "ether") return openTun(this.libc, { mode: "tap", name });
     // Layer 3 only: offloads hand over TCP super-segments, which only a tun session can cut up.
-    return openSessionTun(this.libc, name, !DISABLED.has("tun-offload"), this.log);
+    return openSessionTun(this.libc, name, !DISABLED_FEATURES.has("tun-offload"), this.log);
   }
 
   releaseDevice(device: AnyDevice): void {
@@ -128,7 +122,7 @@ class WorkerIo implements SessionIo {
           throw e;
         }
         this.closeControl();
-        const udp = new UdpFrameTransport(this.libc, fd, { awaitPeer, gso: !DISABLED.has("udp-gso"), gro: !DISABLED.has("udp-gro") });
+        const udp = new UdpFrameTransport(this.libc, fd, { awaitPeer, gso: !DISABLED_FEATURES.has("udp-gso"), gro: !DISABLED_FEATURES.has("udp-gro") });
         this.log.debug(`udp: segmentation offload (UDP_SEGMENT) ${udp.gsoAvailable ? "on" : "off"}, receive coalescing (UDP_GRO) ${udp.coalesced ? "on" : "off"}`);
         return udp;
       },
@@ -152,7 +146,7 @@ class WorkerIo implements SessionIo {
 
   /** Encrypted sessions run AES in libcrypto where it loads (ffi/libcrypto.ts), unless VTUNTS_DISABLE says libcrypto. */
   async prepareCipher(): Promise<void> {
-    if (!DISABLED.has("libcrypto")) await loadLibCrypto();
+    if (!DISABLED_FEATURES.has("libcrypto")) await loadLibCrypto();
   }
 
   appendStat(session: string, line: string): void {
