@@ -75,7 +75,7 @@ async function run(argv: string[]): Promise<number> {
     if (r < 0) log.warn(`-m: mlockall failed (${errnoName(r)}); continuing without locked memory`);
   }
   // Under -m the pages stay: locked memory is what the user asked for.
-  const codePages = new CodePageRelease(libc, log, !common.mlock && !DISABLED_FEATURES.has("code-release"), () => readFileSync("/proc/self/smaps", "utf8"));
+  const codePages = new CodePageRelease(libc, log, !common.mlock && !DISABLED_FEATURES.has("code-release"));
   const encrypted = [...config.sessions.values()].filter((s) => s.encrypt !== null).map((s) => s.name);
   if (command.kind === "server" && encrypted.length > 0) {
     log.warn(`session(s) ${encrypted.join(", ")}: ${LEGACY_CIPHER_WARNING}`);

@@ -15,11 +15,12 @@
  * throughput of the same run was unchanged.
  *
  * Only mappings that cannot hold data of the process are released: not
- * writable, file-backed, without a single private (copied) or locked page,
+ * writable, file-backed, without a single copied, swapped or locked page,
  * so a dropped page always comes back exactly as it was (the relocated
  * read-only data of a PIE executable holds private pages: it is kept).
  * Nothing is released under `-m` (mlockall): locked memory stays locked.
  */
+import { readFileSync } from "node:fs";
 import { errnoName } from "../../ffi/errno.ts";
 import type { Libc } from "../../ffi/libc.ts";
 import type { Logger } from "../log.ts";
@@ -47,9 +48,10 @@ const FIELD = /^(\w+):\s+(\d+) kB$/;
  */
 export function releasableMappings(smaps: string): Mapping[] {
   const out: Mapping[] = [];
-  let current: (Mapping & { ok: boolean }) | null = null;
+  let current: Mapping | null = null;
+  let ok = false;
   const finish = () => {
-    if (current?.ok && current.rss > 0) out.push({ start: current.start, end: current.end, path: current.path, rss: current.rss });
+    if (current !== null && ok && current.rss > 0) out.push(current);
   };
   for (const line of smaps.split("\n")) {
     const header = HEADER.exec(line);
@@ -58,13 +60,8 @@ export function releasableMappings(smaps: string): Mapping[] {
       const [, start, end, perms, path] = header as unknown as [string, string, string, string, string];
       // A memfd (shown as "/memfd:…") is memory, not a file whose pages the kernel can reclaim.
       const fileBacked = path.startsWith("/") && !path.startsWith("/dev/") && !path.startsWith("/memfd:");
-      current = {
-        start: Number.parseInt(start, 16),
-        end: Number.parseInt(end, 16),
-        path,
-        rss: 0,
-        ok: fileBacked && perms[1] === "-" && perms[3] === "p",
-      };
+      current = { start: Number.parseInt(start, 16), end: Number.parseInt(end, 16), path, rss: 0 };
+      ok = fileBacked && perms[1] === "-" && perms[3] === "p";
       continue;
     }
     const field = FIELD.exec(line);
@@ -78,7 +75,7 @@ export function releasableMappings(smaps: string): Mapping[] {
       case "Private_Dirty":
       case "Swap": // a copied page that went to swap
       case "Locked":
-        if (kib !== 0) current.ok = false;
+        if (kib !== 0) ok = false;
         break;
     }
   }
@@ -117,7 +114,6 @@ export class CodePageRelease {
     private readonly libc: Libc,
     private readonly log: Logger,
     private readonly enabled: boolean,
-    private readonly readSmaps: () => string,
   ) {}
 
   /** Releases now. */
@@ -125,7 +121,7 @@ export class CodePageRelease {
     if (!this.enabled) return;
     let smaps: string;
     try {
-      smaps = this.readSmaps();
+      smaps = readFileSync("/proc/self/smaps", "utf8");
     } catch (e) {
       this.log.debug(`code pages: cannot read /proc/self/smaps (${(e as Error).message})`);
       return;
