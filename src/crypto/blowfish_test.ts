@@ -326,6 +326,24 @@ describe("Blowfish bulk ECB (encryptEcbInto/decryptEcbInto)", () => {
     }
   });
 
+  it("keeps keys apart when instances with different keys take turns (Bun reads S-boxes from shared tables)", () => {
+    const ciphers = [16, 32, 16].map((n) => new Blowfish(new Uint8Array(randomBytes(n))));
+    for (let turn = 0; turn < 12; turn++) {
+      const bf = ciphers[(turn * 7) % ciphers.length]!;
+      const data = new Uint8Array(randomBytes(8 * (1 + turn * 5)));
+      const encrypt = turn % 2 === 0;
+      const out = new Uint8Array(data.length);
+      if (encrypt) bf.encryptEcbInto(data, 0, data.length, out, 0);
+      else bf.decryptEcbInto(data, 0, data.length, out, 0);
+      assert.equal(toHex(out), toHex(perBlock(bf, encrypt, data)), `turn ${turn}`);
+    }
+    // A new instance made after another one's tables were loaded.
+    const late = new Blowfish(fromHex(ECB_VECTORS[1]![0]));
+    const buf = fromHex(ECB_VECTORS[1]![1]);
+    late.encryptEcbInto(buf, 0, 8, buf, 0);
+    assert.equal(hex(buf), ECB_VECTORS[1]![2]);
+  });
+
   it("rejects partial blocks and ranges outside either array, before writing anything", () => {
     const bf = new Blowfish(new Uint8Array(16));
     const src = new Uint8Array(64).fill(1);
