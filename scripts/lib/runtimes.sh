@@ -11,7 +11,9 @@ runtime_command() {
     deno) printf '%s\n' "$root/node_modules/deno/deno" run -A --quiet --config "$root/deno.json" ;;
     # Node 20 cannot run .ts files: tsx compiles them on import, registered by
     # src/runtime/node-loader.mjs (in workers too). An absolute path: any cwd works.
-    node) printf '%s\n' node --import "$root/src/runtime/node-loader.mjs" ;;
+    # A 1 MiB young generation (V8's default grows to 16): 13% less peak RSS per
+    # daemon at the same throughput (README, Performance).
+    node) printf '%s\n' node --max-semi-space-size=1 --import "$root/src/runtime/node-loader.mjs" ;;
     *) return 1 ;;
   esac
 }
