@@ -345,8 +345,11 @@ function loadBoxes(s: Int32Array): void {
  * instance's table, for JSC: it treats module-level constants as known
  * objects of known length, so with indexes masked to 0..255 it drops the
  * bounds checks of the 64 table reads per block (6–12% faster per 1400-byte
- * packet in Bun 1.4 with scripts/lib/bench-blowfish.ts; the same shape is
- * 10% slower in V8, which keeps ecbWords).
+ * packet in Bun 1.4 with scripts/lib/bench-blowfish.ts). It stays a twin of
+ * ecbWords because no single shape is fast on both engines: in V8 this one
+ * is 19–24% slower (1400 B: Deno 3.85 → 4.59 µs, Node 4.90 → 6.0 µs), and
+ * the four tables passed as arguments were slower on both (Bun 4.2, Deno
+ * 4.2 µs).
  */
 function ecbWordsFromBoxes(P: Int32Array, sv: DataView, sa: number, length: number, dv: DataView, da: number): void {
   const p0 = P[0]!;
