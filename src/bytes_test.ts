@@ -41,6 +41,45 @@ describe("copyBytes", () => {
     assert.equal(dst[1700], 0);
   });
 
+  it("copies every small length between arena buffers exactly, touching nothing around", () => {
+    // Small copies take the word loop (4 bytes at a time, then the rest): every length and alignment.
+    const src = allocBytes(400);
+    const dst = allocBytes(400);
+    src.set(pattern(400, 11));
+    for (let length = 0; length <= 300; length++) {
+      for (const [from, to] of [[0, 0], [1, 6], [3, 2], [7, 13]] as const) {
+        dst.fill(0xee);
+        copyBytes(src, from, length, dst, to);
+        assert.deepEqual(dst.subarray(to, to + length), pattern(400, 11).subarray(from, from + length), `length ${length} ${from}->${to}`);
+        assert.ok(dst.subarray(0, to).every((x) => x === 0xee), `bytes before the copy changed (length ${length})`);
+        assert.ok(dst.subarray(to + length).every((x) => x === 0xee), `bytes after the copy changed (length ${length})`);
+      }
+    }
+  });
+
+  it("copies small overlapping ranges of one arena buffer like memmove, both ways", () => {
+    for (const [from, to, length] of [[0, 1, 40], [0, 3, 41], [0, 4, 100], [10, 0, 57], [2, 1, 9], [5, 5, 20]] as const) {
+      const buf = allocBytes(200);
+      buf.set(pattern(200, 5));
+      copyBytes(buf, from, length, buf, to);
+      const want = pattern(200, 5);
+      want.copyWithin(to, from, from + length);
+      assert.deepEqual(buf, want, `${length} bytes from ${from} to ${to}`);
+    }
+  });
+
+  it("copies between buffers of two different arenas", () => {
+    const first = allocBytes(64);
+    first.set(pattern(64, 2));
+    allocBytes(2 * 1024 * 1024 - 64); // fills the rest of an arena: the next buffer starts a new one
+    const other = allocBytes(64);
+    assert.notEqual(other.buffer, first.buffer);
+    copyBytes(first, 3, 50, other, 7);
+    assert.deepEqual(other.subarray(7, 57), pattern(64, 2).subarray(3, 53));
+    assert.equal(other[6], 0);
+    assert.equal(other[57], 0);
+  });
+
   it("copies overlapping ranges of one buffer like memmove", () => {
     const buf = allocBytes(100);
     buf.set(pattern(100, 1));

@@ -49,6 +49,24 @@ function setup(stages: FrameStage[] = []) {
 }
 
 describe("Link with a burst device", () => {
+  it("writes the first burst of a wake-up out before reading the device again", () => {
+    const { burst, a, ta } = setup();
+    const events: string[] = [];
+    const readBurst = burst.readBurst.bind(burst);
+    burst.readBurst = (emit) => {
+      const got = readBurst(emit);
+      events.push(got ? "burst" : "empty");
+      return got;
+    };
+    ta.flush = () => {
+      events.push(`flush ${ta.sent.length}`);
+      return true;
+    };
+    burst.bursts.push([packet(1448, 1), packet(1448, 2)], [packet(60, 3)]);
+    a.pumpDevice();
+    assert.deepEqual(events, ["burst", "flush 2", "burst", "empty", "flush 3"]);
+  });
+
   it("sends every packet of a burst as its own frame, in order", () => {
     const { burst, plain, a, b, ta } = setup();
     const first = [packet(1448, 1), packet(1448, 2), packet(700, 3)];

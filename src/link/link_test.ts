@@ -144,8 +144,43 @@ describe("Link", () => {
     const [a] = pair({ keepalive: null });
     a.link.start(0);
     assert.equal(a.link.msUntilTick(0), -1);
+    assert.equal(a.link.needsClock, false, "the driver need not read the clock");
     a.link.tick(10_000_000);
     assert.equal(a.link.end, null);
+  });
+
+  it("needs the clock for keepalive and for stat", () => {
+    const [a] = pair({ keepalive: { intervalSec: 30, maxFail: 4 } });
+    a.link.start(0);
+    assert.equal(a.link.needsClock, true);
+    const [s] = pair({ stat: { intervalMs: 1000, report() {} } });
+    s.link.start(0);
+    assert.equal(s.link.needsClock, true);
+  });
+
+  it("writes the first packet of a wake-up out before reading the device again", () => {
+    const [a] = pair({ initialEcho: false });
+    const events: string[] = [];
+    const read = a.device.readPacket.bind(a.device);
+    a.device.readPacket = (buf, offset, capacity) => {
+      const n = read(buf, offset, capacity);
+      events.push(n > 0 ? "read" : "empty");
+      return n;
+    };
+    a.transport.flush = () => {
+      events.push("flush");
+      return true;
+    };
+    a.device.inject(packet(84, 1));
+    a.link.pumpDevice();
+    // An idle tunnel's lone packet is not held back by the read that finds the device empty.
+    assert.deepEqual(events, ["read", "flush", "empty", "flush"]);
+    events.length = 0;
+    for (let i = 0; i < 3; i++) a.device.inject(packet(1400, 2 + i));
+    a.link.pumpDevice();
+    // Under load the rest of the wake-up's packets still go out together.
+    assert.deepEqual(events, ["read", "flush", "read", "read", "empty", "flush"]);
+    assert.equal(a.transport.sent.length, 4);
   });
 
   it("drops packets the device refuses (EIO before `up`) and keeps the link", () => {

@@ -3,6 +3,10 @@
  * socket and a wake-up pipe, in the session's worker thread. It blocks in
  * poll() when idle (no busy waiting; the only timer is keepalive) and returns
  * when the link ends or the wake-up pipe is written (shutdown).
+ *
+ * The clock is read once per wake-up, and not at all when the link has no
+ * timer: on an idle tunnel each packet is a cold wake-up, and every runtime
+ * call on that path adds to the round-trip time.
  */
 import { Errno } from "../../ffi/errno.ts";
 import { check, POLLERR, POLLHUP, POLLIN, POLLNVAL, POLLOUT, type Libc } from "../../ffi/libc.ts";
@@ -26,15 +30,20 @@ export function runPollLoop(libc: Libc, link: Link, wakeFd: number, now: () => n
   ev[4 * WAKE + 2] = POLLIN;
 
   const wakeBytes = new Uint8Array(16);
-  link.start(now());
+  let t = now();
+  link.start(t);
+  const clocked = link.needsClock;
   while (link.end === null) {
     // Read the device only while the socket keeps up; ask for POLLOUT while frames wait.
     // A stream device (pipe/tty) may hold bytes its program has not read yet: wait for room,
     // and stop taking frames from the network while it lags (backpressure).
     ev[4 * DEVICE + 2] = (link.wantsDevice ? POLLIN : 0) | ((link.device.backlog ?? 0) > 0 ? POLLOUT : 0);
     ev[4 * SOCKET + 2] = (link.wantsTransport ? POLLIN : 0) | (link.transport.backlog > 0 ? POLLOUT : 0);
-    const n = libc.poll(fds, 3, link.msUntilTick(now()));
-    if (n === -Errno.EINTR) continue;
+    const n = libc.poll(fds, 3, link.msUntilTick(t));
+    if (n === -Errno.EINTR) {
+      if (clocked) t = now();
+      continue;
+    }
     check(n, "link: poll()");
     if (n > 0) {
       if (ev[4 * WAKE + 3]) {
@@ -47,13 +56,18 @@ export function runPollLoop(libc: Libc, link: Link, wakeFd: number, now: () => n
         }
       }
       const sock = ev[4 * SOCKET + 3]!;
+      const deliveredBefore = link.stats.packetsIn;
       if (sock & (POLLIN | POLLERR | POLLHUP | POLLNVAL)) link.pumpTransport();
       if (sock & POLLOUT && link.end === null) link.flushTransport();
       const dev = ev[4 * DEVICE + 3]!;
       if (dev & POLLOUT && link.end === null) link.flushDevice();
-      if (dev & ~POLLOUT && link.end === null) link.pumpDevice();
+      // The kernel often answers a packet inside the write that delivered it (a ping, a TCP
+      // segment's ACK): read the device at once then, rather than after one more poll().
+      const answered = link.stats.packetsIn !== deliveredBefore && link.wantsDevice;
+      if ((dev & ~POLLOUT || answered) && link.end === null) link.pumpDevice();
     }
-    link.tick(now());
+    if (clocked) t = now();
+    link.tick(t);
   }
   return link.end!;
 }

@@ -1,0 +1,127 @@
+/**
+ * The daemon's poll() driver with the real libc (no root needed): a socket
+ * pair stands for the network, a pipe for a device whose kernel answers a
+ * packet inside the write that delivered it (as a TUN does for a ping). The
+ * answer must leave at once, without waiting for another poll(); a link
+ * without timers must not read the clock; a wake-up byte stops the loop.
+ */
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { loadLibc } from "../../ffi/index.ts";
+import { AF_UNIX, MSG_DONTWAIT, O_CLOEXEC, O_NONBLOCK, SOCK_CLOEXEC, SOCK_NONBLOCK, SOCK_STREAM, type Libc } from "../../ffi/libc.ts";
+import type { Device } from "../device/device.ts";
+import { memoryLogger } from "../log.ts";
+import { HEADER_SIZE, writeDataHeader } from "../protocol/frame.ts";
+import { TcpFrameTransport } from "../transport/tcp.ts";
+import { Link, type LinkOptions } from "./link.ts";
+import { Pipeline } from "./pipeline.ts";
+import { runPollLoop } from "./poll_loop.ts";
+
+const libc = await loadLibc();
+
+/** A device on a pipe: every packet written to it is answered at once with `answer` (readable from `fd`). */
+class AnsweringDevice implements Device {
+  readonly name = "answering";
+  readonly written: Uint8Array[] = [];
+  constructor(readonly fd: number, private readonly answerFd: number, private readonly answer: Uint8Array) {}
+  readPacket(buf: Uint8Array, offset: number, capacity: number): number {
+    const r = libc.read(this.fd, buf, offset, capacity);
+    return r > 0 ? r : 0;
+  }
+  writePacket(buf: Uint8Array, offset: number, length: number): number {
+    this.written.push(buf.slice(offset, offset + length));
+    assert.equal(libc.write(this.answerFd, this.answer, 0, this.answer.length), this.answer.length);
+    return length;
+  }
+  close(): void {}
+}
+
+function pair(make: (fds: Int32Array) => number): [number, number] {
+  const fds = new Int32Array(2);
+  assert.equal(make(fds), 0);
+  return [fds[0]!, fds[1]!];
+}
+
+/** The bytes waiting on `fd` right now (without blocking). */
+function pending(fd: number): Uint8Array {
+  const buf = new Uint8Array(4096);
+  const r = libc.recv(fd, buf, 0, buf.length, MSG_DONTWAIT);
+  return r > 0 ? buf.slice(0, r) : new Uint8Array(0);
+}
+
+function frame(packet: Uint8Array): Uint8Array {
+  const f = new Uint8Array(HEADER_SIZE + packet.length);
+  writeDataHeader(f, 0, packet.length);
+  f.set(packet, HEADER_SIZE);
+  return f;
+}
+
+/**
+ * Runs a link over a socket pair and an answering device: `peerFrames` wait on
+ * the socket when the loop starts, and `onPoll(n, peerFd, stop)` runs before
+ * the n-th poll(); it must call `stop` (the wake-up byte) by the poll that
+ * would otherwise wait forever.
+ */
+function run(options: Partial<LinkOptions>, peerFrames: Uint8Array, onPoll: (n: number, peer: number, stop: () => void) => void) {
+  const [sock, peer] = pair((fds) => libc.socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fds));
+  const [devRead, devWrite] = pair((fds) => libc.pipe2(fds, O_NONBLOCK | O_CLOEXEC));
+  const [wakeRead, wakeWrite] = pair((fds) => libc.pipe2(fds, O_NONBLOCK | O_CLOEXEC));
+  const answer = Uint8Array.from({ length: 84 }, (_, i) => (i * 5 + 1) & 0xff);
+  const device = new AnsweringDevice(devRead, devWrite, answer);
+  let polls = 0;
+  const counting: Libc = Object.create(libc);
+  counting.poll = (fds, nfds, timeoutMs) => {
+    onPoll(++polls, peer, () => libc.write(wakeWrite, new Uint8Array([1]), 0, 1));
+    return libc.poll(fds, nfds, timeoutMs);
+  };
+  let clockReads = 0;
+  const now = () => {
+    clockReads++;
+    return performance.now();
+  };
+  try {
+    assert.equal(libc.send(peer, peerFrames, 0, peerFrames.length, 0), peerFrames.length);
+    const transport = new TcpFrameTransport(counting, sock);
+    const link = new Link(device, transport, new Pipeline([]), { keepalive: null, initialEcho: false, ...options }, memoryLogger().log);
+    const end = runPollLoop(counting, link, wakeRead, now);
+    return { end, device, answer, polls, clockReads };
+  } finally {
+    for (const fd of [sock, peer, devRead, devWrite, wakeRead, wakeWrite]) libc.close(fd);
+  }
+}
+
+describe("runPollLoop", () => {
+  it("sends what the device answers inside a write without another poll()", () => {
+    const packet = Uint8Array.from({ length: 84 }, (_, i) => i & 0xff);
+    let sentBeforeSecondPoll: Uint8Array = new Uint8Array(0);
+    const r = run({}, frame(packet), (n, peer, stop) => {
+      if (n === 2) {
+        sentBeforeSecondPoll = pending(peer);
+        stop();
+      }
+    });
+    assert.deepEqual(r.end, { kind: "stopped", why: "shutdown requested" });
+    assert.deepEqual(r.device.written, [packet], "the peer's packet reached the device");
+    assert.deepEqual(sentBeforeSecondPoll, frame(r.answer), "the answer was on the wire before the second poll()");
+  });
+
+  it("does not read the clock per wake-up when the link has no timer", () => {
+    const packets = Array.from({ length: 5 }, (_, k) => frame(Uint8Array.from({ length: 60 }, (_, i) => (i + k) & 0xff)));
+    const all = new Uint8Array(packets.reduce((n, p) => n + p.length, 0));
+    packets.reduce((at, p) => (all.set(p, at), at + p.length), 0);
+    const r = run({}, all, (n, _peer, stop) => {
+      if (n === 2) stop();
+    });
+    assert.equal(r.device.written.length, 5);
+    assert.equal(r.polls, 2);
+    assert.equal(r.clockReads, 1, "only once, at the start");
+  });
+
+  it("reads the clock once per wake-up when keepalive is on", () => {
+    const r = run({ keepalive: { intervalSec: 30, maxFail: 4 } }, frame(new Uint8Array(60)), (n, _peer, stop) => {
+      if (n === 2) stop();
+    });
+    assert.equal(r.polls, 2);
+    assert.equal(r.clockReads, 2, "at the start, then after the wake-up that carried the frame");
+  });
+});
