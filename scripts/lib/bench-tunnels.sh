@@ -9,7 +9,7 @@
 #
 # Usage: bench-tunnels.sh --results FILE --vtunts "COMMAND" [--label NAME] [--modes "tcp udp+aes128cbc ..."]
 #          [--duration S] [--udp-duration S] [--idle S] [--settle S] [--pings N] [--ping-interval S] [--no-raw]
-#          [--daemons "vtund vtunts"]
+#          [--daemons "vtund vtunts"] [--rtt-pairs R [--rtt-pair-pings N] [--rtt-pairs-only]]
 # A mode is PROTO[+CIPHER][+zlib:N|lzo:N]. COMMAND is how to start vtunts (e.g. /x/dist/vtunts or
 # "/x/scripts/run deno"); it must stay in the foreground with -n and replace itself (exec).
 #
@@ -21,10 +21,19 @@
 # tunnel in service); peak RSS (VmHWM) and private memory (RssAnon) at the end. If a daemon dies,
 # the step it died in and every later step are recorded as "failed" and its last log lines go into
 # the results ("note" key). Every step has a timeout.
+#
+# --rtt-pairs R: afterwards, R rounds per mode of a paired idle-RTT comparison. One tunnel's idle
+# RTT moves by tens of microseconds from run to run (thread placement, the host), as much as the
+# daemons differ; so vtund and vtunts run at the same time in two pairs, vtbn-a/vtbn-b and
+# vtbn-c/vtbn-d (which daemon gets which pair, and so goes first, alternates by round), both get
+# the same warm-up load one after the other, and after --settle s their pings (--rtt-pair-pings,
+# every 20 ms) run interleaved, 10 ms apart: both see the same machine.
+# Keys rtt_pair<round> = "avg/p50" ms. --rtt-pairs-only skips everything else.
 set -u
 
 NS_A=vtbn-a; NS_B=vtbn-b
 IF_A=vtbn-va; IF_B=vtbn-vb
+ALL_NS="vtbn-a vtbn-b vtbn-c vtbn-d" # the second pair is only used by --rtt-pairs
 IP_A=10.211.0.1; IP_B=10.211.0.2
 TUN_A=10.212.0.1; TUN_B=10.212.0.2
 PORT=5000
@@ -34,7 +43,7 @@ PASSWD=vtbn-secret-pw
 LOCK=/run/lock/vtbn-bench.lock
 
 RESULTS="" VTUNTS="" LABEL=vtunts MODES="tcp udp" DURATION=10 UDP_DURATION="" IDLE=5 SETTLE=5
-PINGS=100 PING_INTERVAL=0.02 RAW=1 DAEMONS="vtund vtunts"
+PINGS=100 PING_INTERVAL=0.02 RAW=1 DAEMONS="vtund vtunts" RTT_PAIRS=0 RTT_PAIR_PINGS=500 RTT_PAIRS_ONLY=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --results) RESULTS=$2; shift 2 ;;
@@ -49,6 +58,9 @@ while [ $# -gt 0 ]; do
     --ping-interval) PING_INTERVAL=$2; shift 2 ;;
     --no-raw) RAW=0; shift ;;
     --daemons) DAEMONS=$2; shift 2 ;;
+    --rtt-pairs) RTT_PAIRS=$2; shift 2 ;;
+    --rtt-pair-pings) RTT_PAIR_PINGS=$2; shift 2 ;;
+    --rtt-pairs-only) RTT_PAIRS_ONLY=1; shift ;;
     *) echo "bench-tunnels.sh: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -77,23 +89,23 @@ printf '%s\n' 'openssl_conf = openssl_init' '[openssl_init]' 'providers = provid
 
 ns_exists() { [ -e "/run/netns/$1" ]; }
 
-kill_ns_procs() { # every process living in our two namespaces (only ours can be there)
-  local ns p sig
+kill_ns_procs() { # ["ns ..."]: every process living in our namespaces (only ours can be there), or in the given ones
+  local which=${1:-$ALL_NS} ns p sig
   for sig in TERM KILL; do
-    for ns in $NS_A $NS_B; do
+    for ns in $which; do
       ns_exists $ns || continue
       for p in $(ip netns pids $ns 2>/dev/null); do kill -s $sig "$p" 2>/dev/null; done
     done
-    [ $sig = TERM ] && wait_ns_empty 3
+    [ $sig = TERM ] && wait_ns_empty 3 "$which"
   done
-  wait_ns_empty 2
+  wait_ns_empty 2 "$which"
 }
 
-wait_ns_empty() { # <seconds>
+wait_ns_empty() { # <seconds> <"ns ...">
   local deadline=$(( $(date +%s%N) + $1 * 1000000000 )) ns busy
   while [ "$(date +%s%N)" -lt $deadline ]; do
     busy=""
-    for ns in $NS_A $NS_B; do ns_exists $ns && [ -n "$(ip netns pids $ns 2>/dev/null)" ] && busy=1; done
+    for ns in $2; do ns_exists $ns && [ -n "$(ip netns pids $ns 2>/dev/null)" ] && busy=1; done
     [ -z "$busy" ] && return 0
     sleep 0.1
   done
@@ -103,14 +115,14 @@ wait_ns_empty() { # <seconds>
 cleanup() {
   trap - EXIT INT TERM
   kill_ns_procs
-  for ns in $NS_A $NS_B; do ns_exists $ns && ip netns del $ns 2>/dev/null; done
+  for ns in $ALL_NS; do ns_exists $ns && ip netns del $ns 2>/dev/null; done
   if [ "${KEEP_LOGS:-0}" = 1 ]; then log "logs kept in $WORK"; else rm -rf "$WORK"; fi
 }
 trap cleanup EXIT
 trap 'log interrupted; exit 130' INT TERM
 
 setup_ns() {
-  kill_ns_procs
+  kill_ns_procs "$NS_A $NS_B"
   for ns in $NS_A $NS_B; do ns_exists $ns && ip netns del $ns; done # leftovers of a killed run
   ip netns add $NS_A && ip netns add $NS_B || { log "cannot create network namespaces"; exit 1; }
   ip link add $IF_A netns $NS_A type veth peer name $IF_B netns $NS_B || { log "cannot create veth pair"; exit 1; }
@@ -427,12 +439,67 @@ run_pair() {
   kill_ns_procs
 }
 
-setup_ns
-[ "$RAW" = 1 ] && { log "=== raw veth"; run_pair raw raw; }
-for mode in $MODES; do
-  for who in $DAEMONS; do
-    log "=== $mode: $who"
-    run_pair "$mode" "$who"
+use_pair() { # <1|2>: the namespace pair the functions above work on
+  if [ "$1" = 1 ]; then NS_A=vtbn-a; NS_B=vtbn-b; IF_A=vtbn-va; IF_B=vtbn-vb
+  else NS_A=vtbn-c; NS_B=vtbn-d; IF_A=vtbn-vc; IF_B=vtbn-vd; fi
+}
+
+# ping_avg_p50 <file>: "avg/p50" of the RTTs in ping's output
+ping_avg_p50() {
+  sed -n 's/.* time=\([0-9.]*\) ms.*/\1/p' "$1" | sort -n |
+    awk '{ t[NR] = $1; s += $1 } END { if (NR == 0) print "failed"; else printf "%.3f/%.3f\n", s / NR, t[int((NR + 1) / 2)] }'
+}
+
+# rtt_pairs <mode>: RTT_PAIRS rounds of vtund and vtunts side by side (see the top)
+rtt_pairs() {
+  local mode=$1 round p why
+  local -a who
+  mode_parts "$mode"
+  for round in $(seq "$RTT_PAIRS"); do
+    kill_ns_procs
+    if [ $((round % 2)) = 1 ]; then who=(- vtund vtunts); else who=(- vtunts vtund); fi # who[pair]
+    for p in 1 2; do
+      use_pair $p; setup_ns
+      if ! why=$(start_pair "$mode" "${who[$p]}"); then
+        put "$mode" vtund "rtt_pair$round" failed; put "$mode" "$LABEL" "rtt_pair$round" failed
+        log "rtt pairs $mode round $round: ${who[$p]}: $why"; kill_ns_procs; use_pair 1; return
+      fi
+    done
+    for p in 1 2; do # the warm-up: a short version of the table's load, one pair after the other
+      use_pair $p; mapfile -t PIDS < <(daemon_pids)
+      iperf warm-fwd $TUN_A 3; iperf warm-rev $TUN_A 3 -R
+      iperf warm-u1400 $TUN_A 1 -u -b 0 -l 1400; iperf warm-u200 $TUN_A 1 -u -b 0 -l 200
+    done
+    sleep "$SETTLE"
+    local secs=$(( RTT_PAIR_PINGS / 50 + 5 ))
+    timeout -s KILL $secs ip netns exec vtbn-b ping -n -i 0.02 -c "$RTT_PAIR_PINGS" -W 1 $TUN_A > "$WORK/pair1.txt" 2>&1 &
+    sleep 0.01
+    timeout -s KILL $secs ip netns exec vtbn-d ping -n -i 0.02 -c "$RTT_PAIR_PINGS" -W 1 $TUN_A > "$WORK/pair2.txt" 2>&1
+    wait
+    local vtund_file=pair1.txt vtunts_file=pair2.txt
+    [ "${who[1]}" = vtunts ] && { vtund_file=pair2.txt; vtunts_file=pair1.txt; }
+    put "$mode" vtund "rtt_pair$round" "$(ping_avg_p50 "$WORK/$vtund_file")"
+    put "$mode" "$LABEL" "rtt_pair$round" "$(ping_avg_p50 "$WORK/$vtunts_file")"
+    log "rtt pairs $mode round $round (${who[1]} first): vtund $(ping_avg_p50 "$WORK/$vtund_file"), $LABEL $(ping_avg_p50 "$WORK/$vtunts_file") (avg/p50 ms)"
   done
-done
+  kill_ns_procs
+  for p in 2 1; do use_pair $p; for ns in $NS_A $NS_B; do ns_exists $ns && ip netns del $ns; done; done
+}
+
+if [ "$RTT_PAIRS_ONLY" = 0 ]; then
+  setup_ns
+  [ "$RAW" = 1 ] && { log "=== raw veth"; run_pair raw raw; }
+  for mode in $MODES; do
+    for who in $DAEMONS; do
+      log "=== $mode: $who"
+      run_pair "$mode" "$who"
+    done
+  done
+fi
+if [ "$RTT_PAIRS" -gt 0 ]; then
+  for mode in $MODES; do
+    log "=== $mode: idle RTT, vtund and $LABEL side by side ($RTT_PAIRS rounds)"
+    rtt_pairs "$mode"
+  done
+fi
 log "done"
