@@ -42,8 +42,14 @@ export interface SessionIo {
   readonly local: Endpoint;
   /** The peer's end of the control connection. */
   readonly remote: Endpoint;
-  /** Opens (or takes over a kept) device of the type in `flags` for an authenticated session. */
-  openDevice(session: SessionConfig, flags: SessionFlags): AnyDevice;
+  /**
+   * Opens (or takes over a kept) device of the type in `flags` for an
+   * authenticated session. `shaped`: the session's output is shaped
+   * (`speed`), so the device must yield one packet per read (no TUN
+   * offloads): the shaper can only hold back whole reads, and one 64 KiB
+   * super-segment would overdraw its bucket by seconds at a low rate.
+   */
+  openDevice(session: SessionConfig, flags: SessionFlags, shaped: boolean): AnyDevice;
   /** Frees the device: closes it, or keeps it for the next session (`persist keep`). */
   releaseDevice(device: AnyDevice): void;
   /** proto tcp: frames continue on the control connection. */
@@ -217,7 +223,7 @@ async function runAuthenticated(
   const natHack = flags.proto === "udp" && session.natHack === role;
   let device: AnyDevice;
   try {
-    device = io.openDevice(session, flags);
+    device = io.openDevice(session, flags, settings.speed !== null);
   } catch (e) {
     pipeline.close();
     return { kind: "failed", session: session.name, cause: "local", message: (e as Error).message };

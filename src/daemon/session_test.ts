@@ -169,6 +169,22 @@ describe("sessions with the server's encryption, compression and options", () =>
     assert.deepEqual(pair.server.record.deviceTypes, ["ether"]);
   });
 
+  it("speed: a shaped side asks for a device read one packet at a time, an unshaped one does not", async () => {
+    // speed A:B — the server shapes what it sends at A, the client at B (learned from the server).
+    const cases = [
+      { speed: { toClient: 512, toServer: 256 }, server: [true], client: [true] },
+      { speed: { toClient: 512, toServer: 0 }, server: [true], client: [false] },
+      { speed: null, server: [false], client: [false] },
+    ];
+    for (const c of cases) {
+      const { pair } = await meet({ ...base, speed: c.speed }, base, (p) => {
+        p.client.onStep = (_now, link) => link.stop("test done");
+      });
+      assert.deepEqual(pair.server.record.deviceShaped, c.server, `server, speed ${JSON.stringify(c.speed)}`);
+      assert.deepEqual(pair.client.record.deviceShaped, c.client, `client, speed ${JSON.stringify(c.speed)}`);
+    }
+  });
+
   it("nat_hack server: only the server waits for the peer's first datagram", async () => {
     const { pair } = await meet({ ...base, proto: "udp", natHack: "server" }, { ...base, natHack: "server" }, (p) => {
       p.client.onStep = (_now, link) => link.stop("test done");

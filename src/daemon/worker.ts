@@ -76,7 +76,7 @@ class WorkerIo implements SessionIo {
     this.remote = peerEndpoint(libc, tcpFd);
   }
 
-  openDevice(session: SessionConfig, flags: SessionFlags): AnyDevice {
+  openDevice(session: SessionConfig, flags: SessionFlags, shaped: boolean): AnyDevice {
     if (flags.type === "pipe") return openPipe(this.libc);
     if (flags.type === "tty") return openPty(this.libc);
     if (this.keptDevice) {
@@ -88,7 +88,8 @@ class WorkerIo implements SessionIo {
     const name = session.device ?? undefined;
     if (flags.type === "ether") return openTun(this.libc, { mode: "tap", name });
     // Layer 3 only: offloads hand over TCP super-segments, which only a tun session can cut up.
-    return openSessionTun(this.libc, name, !DISABLED_FEATURES.has("tun-offload"), this.log);
+    const noOffloads = DISABLED_FEATURES.has("tun-offload") ? "VTUNTS_DISABLE" : shaped ? "speed: the shaper takes one packet at a time" : undefined;
+    return openSessionTun(this.libc, name, this.log, noOffloads);
   }
 
   releaseDevice(device: AnyDevice): void {

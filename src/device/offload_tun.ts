@@ -83,14 +83,14 @@ export function describeOffloads(flags: number): string {
 }
 
 /**
- * Opens the layer-3 TUN of a `type tun` session: with offloads when
- * `offload` is true and the kernel grants TSO, else plain (one packet per
- * read and write, as vtund). Says once which path is in use.
+ * Opens the layer-3 TUN of a `type tun` session: with offloads when the
+ * kernel grants TSO, else, or when `noOffloads` gives a reason, plain (one
+ * packet per read and write, as vtund). Says once which path is in use.
  */
-export function openSessionTun(libc: Libc, name: string | undefined, offload: boolean, log: Logger): OffloadTun | TunDevice {
-  if (!offload) {
+export function openSessionTun(libc: Libc, name: string | undefined, log: Logger, noOffloads?: string): OffloadTun | TunDevice {
+  if (noOffloads !== undefined) {
     const tun = openTun(libc, { mode: "tun", name });
-    log.debug(`${tun.name}: TUN offloads disabled (VTUNTS_DISABLE): one packet per read and write`);
+    log.debug(`${tun.name}: TUN offloads disabled (${noOffloads}): one packet per read and write`);
     return tun;
   }
   let why: string;

@@ -27,6 +27,8 @@ export interface IoRecord {
   ranMs: number;
   /** Device type each openDevice call asked for. */
   deviceTypes: string[];
+  /** Whether each openDevice call asked for a shaped session's device (one packet per read). */
+  deviceShaped: boolean[];
   /** Lines appended to the stat file. */
   stat: string[];
   /** awaitPeer (NAT hack) of the UDP connect, if any. */
@@ -35,7 +37,7 @@ export interface IoRecord {
 
 /** One side of an in-memory connection. */
 export class MemoryIo implements SessionIo {
-  readonly record: IoRecord = { devicesOpened: [], up: [], down: [], transport: null, ranMs: 0, deviceTypes: [], stat: [], awaitPeer: null };
+  readonly record: IoRecord = { devicesOpened: [], up: [], down: [], transport: null, ranMs: 0, deviceTypes: [], deviceShaped: [], stat: [], awaitPeer: null };
   /** The link, once running (tests inject packets into its device). */
   link: Link | null = null;
   /** Called after every step of the link, with the simulated time; may stop it. */
@@ -49,8 +51,9 @@ export class MemoryIo implements SessionIo {
     private readonly data: { tcp: MemoryTransport; udp: MemoryTransport },
   ) {}
 
-  openDevice(_session: SessionConfig, flags: SessionFlags): Device {
+  openDevice(_session: SessionConfig, flags: SessionFlags, shaped: boolean): Device {
     this.record.deviceTypes.push(flags.type);
+    this.record.deviceShaped.push(shaped);
     const device = new MemoryDevice(`tun${this.record.devicesOpened.length}`);
     this.record.devicesOpened.push(device);
     return device;
