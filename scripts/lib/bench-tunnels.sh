@@ -471,10 +471,9 @@ rtt_pairs() {
       iperf warm-u1400 $TUN_A 1 -u -b 0 -l 1400; iperf warm-u200 $TUN_A 1 -u -b 0 -l 200
     done
     sleep "$SETTLE"
-    local secs=$(( RTT_PAIR_PINGS / 50 + 5 ))
-    timeout -s KILL $secs ip netns exec vtbn-b ping -n -i 0.02 -c "$RTT_PAIR_PINGS" -W 1 $TUN_A > "$WORK/pair1.txt" 2>&1 &
+    use_pair 1; run_ping $TUN_A "$RTT_PAIR_PINGS" "$WORK/pair1.txt" &
     sleep 0.01
-    timeout -s KILL $secs ip netns exec vtbn-d ping -n -i 0.02 -c "$RTT_PAIR_PINGS" -W 1 $TUN_A > "$WORK/pair2.txt" 2>&1
+    use_pair 2; run_ping $TUN_A "$RTT_PAIR_PINGS" "$WORK/pair2.txt"
     wait
     local vtund_file=pair1.txt vtunts_file=pair2.txt
     [ "${who[1]}" = vtunts ] && { vtund_file=pair2.txt; vtunts_file=pair1.txt; }
