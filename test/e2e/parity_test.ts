@@ -139,13 +139,25 @@ describe("speed", () => {
       await startServer(pair, "vtunts", { proto: "tcp", speed: "512:256" });
       startClient(pair, "vtunts", { proto: "tcp" });
       assert.ok(await waitTunnelUp(pair));
+      // The shaper holds packets back by not reading the device, so they wait in
+      // the TUN queue: 500 packets by default, 20 s at 256 kbit/s. Behind such a
+      // queue iperf3's TCP sees RTTs of seconds and spurious timeouts, and its
+      // goodput measures those more than the shaper (it fell to half the rate on
+      // a slow CI host). A short queue makes the shaped link an ordinary
+      // bottleneck, where TCP fills the rate the shaper lets through.
+      for (const ns of [pair.client, pair.server]) {
+        const tun = (await ns.exec(["ip", "-o", "link", "show", "type", "tun"])).stdout.match(/^\d+: ([^:@]+)/m)?.[1];
+        assert.ok(tun, "the session's tun device exists");
+        assert.equal((await ns.exec(["ip", "link", "set", tun, "txqueuelen", "10"])).code, 0);
+      }
       const iperfUp = async () => (await pair.server.exec(["ss", "-Htln", "sport = :5201"])).stdout.includes("LISTEN");
       pair.start(pair.server, "iperf3 -s", ["iperf3", "-s", "-B", TUN_SERVER, "-1"]);
       assert.ok(await eventually(iperfUp, 5000));
       // Client → server is shaped by the client at 256 kbit/s (the server's second number).
       const up = await pair.client.exec(["iperf3", "-c", TUN_SERVER, "-t", "4", "-J"], { timeoutMs: 30_000 });
       const upBps = JSON.parse(up.stdout).end.sum_received.bits_per_second as number;
-      assert.ok(upBps > 150_000 && upBps < 400_000, `client → server ${Math.round(upBps / 1000)} kbit/s (want ≈ 256·1.024 + overhead)`);
+      const upRetransmits = JSON.parse(up.stdout).end.sum_sent.retransmits as number;
+      assert.ok(upBps > 150_000 && upBps < 400_000, `client → server ${Math.round(upBps / 1000)} kbit/s, ${upRetransmits} retransmits (want ≈ 256·1.024 + overhead)`);
       assert.ok(await eventually(async () => !(await iperfUp()), 5000));
       pair.start(pair.server, "iperf3 -s", ["iperf3", "-s", "-B", TUN_SERVER, "-1"]);
       assert.ok(await eventually(iperfUp, 5000));
