@@ -23,10 +23,13 @@ let cached: Libc | undefined;
 
 /**
  * Module specifiers of the Deno and Node backends, resolved at run time so that
- * `bun build --compile` does not bundle them (nor koffi's native addon).
+ * `bun build --compile` does not bundle them (nor koffi's native addon). They
+ * end as this module does: `.ts` from source, `.js` in the JavaScript that
+ * scripts/run compiles for Node (tsc rewrites only static specifiers).
  */
-const DENO_BACKEND = "./deno.ts";
-const NODE_BACKEND = "./node.ts";
+const OWN_EXTENSION = import.meta.url.endsWith(".js") ? ".js" : ".ts";
+const DENO_BACKEND = `./deno${OWN_EXTENSION}`;
+const NODE_BACKEND = `./node${OWN_EXTENSION}`;
 
 /** Creates the backend for `runtime` (tests use this to check each one). */
 export async function createLibc(runtime: Runtime = detectRuntime()): Promise<Libc> {

@@ -33,11 +33,12 @@ export interface WorkerHooks {
 }
 
 /**
- * The module a worker thread starts with. From source that is worker.ts; a
- * `bun build --compile` binary embeds it as a second entry point, which the
- * CLI registers (see src/cli/main.ts and scripts/build).
+ * The module a worker thread starts with. From source that is worker.ts (or
+ * worker.js in the JavaScript scripts/run compiles for Node); a `bun build
+ * --compile` binary embeds it as a second entry point, which the CLI
+ * registers (see src/cli/main.ts and scripts/build).
  */
-let workerEntry: URL = new URL("./worker.ts", import.meta.url);
+let workerEntry: URL = new URL(import.meta.url.endsWith(".js") ? "./worker.js" : "./worker.ts", import.meta.url);
 
 /** Makes workers start from `entry` instead of worker.ts (see above). */
 export function setWorkerEntry(entry: URL): void {

@@ -123,10 +123,10 @@ describe("lone daemons", () => {
   it("a connection that never speaks is refused after the handshake timeout", async () => {
     requireE2E();
     await withNetns({}, async (pair) => {
-      const server = await startServer(pair, "vtunts", { proto: "tcp" });
-      // socat connects, reads the greeting, sends nothing; the server gives up after `timeout` (10 s here).
+      const server = await startServer(pair, "vtunts", { proto: "tcp", serverTimeout: 3 });
+      // socat connects, reads the greeting, sends nothing; the server gives up after `timeout` (3 s here).
       const silent = pair.start(pair.client, "silent client", ["socat", "-u", "TCP:10.201.0.1:5000", "STDOUT"]);
-      await server.waitFor(/Denied connection from 10\.201\.0\.2:\d+: no HOST request within 10 s/, 15_000);
+      await server.waitFor(/Denied connection from 10\.201\.0\.2:\d+: no HOST request within 3 s/, 8_000);
       assert.equal(await silent.waitExit(5000), 0, "the server closed the connection");
       assert.match(silent.output, /^VTUN server ver 3\.X/);
       assert.match(silent.output, /ERR\n/);

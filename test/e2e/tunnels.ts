@@ -38,6 +38,8 @@ export interface TunnelSpec {
   compress?: string;
   /** "A:B" kbit/s, default none. */
   speed?: string;
+  /** Server's handshake timeout, seconds (default 10). */
+  serverTimeout?: number;
   /** Server's multi setting. */
   multi?: "yes" | "no" | "killold";
   /** pipe/tty: shell command run on each side with the device as stdin/stdout (replaces the ip commands). */
@@ -93,7 +95,7 @@ const tomlList = (cmds: string[]) => `[${cmds.map((c) => JSON.stringify(c)).join
 function vtuntsServerToml(s: TunnelSpec): string {
   return `[options]
 port = ${s.port ?? 5000}
-timeout = 10
+timeout = ${s.serverTimeout ?? 10}
 
 [hosts.${s.session ?? SESSION}]
 passwd = ${JSON.stringify(s.passwd ?? PASSWD)}
