@@ -31,7 +31,10 @@ node_js_entry() {
   hash=$(cd "$root" && { find src ffi -name '*.ts' -print0 | sort -z | xargs -0 cat; cat tsconfig.json tsconfig.node.json node_modules/typescript/package.json; } | sha256sum | cut -c1-16)
   dir="$cache/$hash"
   if [ ! -f "$dir/src/cli/main.js" ]; then
-    mkdir -p "$cache"
+    if ! mkdir -p "$cache" 2>/dev/null || [ ! -w "$cache" ]; then
+      echo "vtunts: cannot write ${cache#"$root/"}, where Node runs vtunts from compiled JavaScript: run scripts/run node once as a user who can write $root" >&2
+      return 1
+    fi
     (
       flock 8
       [ -f "$dir/src/cli/main.js" ] && exit 0
