@@ -147,8 +147,6 @@ export class Link implements FrameSink {
   /** When the transport is looked at next during the batch (clock ms). */
   private serveAt = 0;
   private framesSinceCheck = 0;
-  /** Frames received from the transport (data, control or bad). */
-  private framesIn = 0;
   /** The transport's maxFrame last passed on to the burst device (-1: none yet). */
   private frameLimit = -1;
 
@@ -242,17 +240,8 @@ export class Link implements FrameSink {
     if (this.serveAt < 0) this.serveAt = now + SERVICE_INTERVAL_MS;
     if (now < this.serveAt) return;
     this.serveAt = now + SERVICE_INTERVAL_MS;
-    const t = this.transport;
-    t.flush();
-    if (!this.wantsTransport) return;
-    const before = this.framesIn;
-    if (t.receive(this) === "eof" && this.end === null) this.end = { kind: "eof" };
-    if (this.framesIn === before) return;
-    if (this.burst) {
-      const r = this.burst.endWrites();
-      if (r < 0) this.deviceRefused(r);
-    }
-    t.flush();
+    this.transport.flush();
+    if (this.wantsTransport) this.receiveFrames();
   }
 
   /** One packet per read; without stages it is read straight into the socket's send buffer. */
@@ -342,17 +331,22 @@ export class Link implements FrameSink {
   /** Reads frames from the transport and handles them (data to the device, control frames here). */
   pumpTransport(): void {
     try {
-      if (this.transport.receive(this) === "eof" && this.end === null) this.end = { kind: "eof" };
-      // What a burst device held back to merge is written now: merging never delays a packet.
-      if (this.burst) {
-        const r = this.burst.endWrites();
-        if (r < 0) this.deviceRefused(r);
-      }
-      // Echo replies (and anything else queued while handling frames) go out now.
-      this.transport.flush();
+      this.receiveFrames();
     } catch (e) {
       this.fail(e);
     }
+  }
+
+  /** One transport receive: frames handled, held-back device writes and queued replies written out. */
+  private receiveFrames(): void {
+    if (this.transport.receive(this) === "eof" && this.end === null) this.end = { kind: "eof" };
+    // What a burst device held back to merge is written now: merging never delays a packet.
+    if (this.burst) {
+      const r = this.burst.endWrites();
+      if (r < 0) this.deviceRefused(r);
+    }
+    // Echo replies (and anything else queued while handling frames) go out now.
+    this.transport.flush();
   }
 
   /** Writes queued frames the socket could not take earlier. */
@@ -435,7 +429,6 @@ export class Link implements FrameSink {
   /** @internal A data frame arrived. */
   onData(buf: Uint8Array, offset: number, length: number): void {
     this.idle = 0;
-    this.framesIn++;
     this.stats.wireIn += length;
     let packet = buf;
     let at = offset;
@@ -480,7 +473,6 @@ export class Link implements FrameSink {
   /** @internal A control frame arrived. */
   onControl(control: number): void {
     this.idle = 0;
-    this.framesIn++;
     switch (control) {
       case ECHO_REQ:
         if (!this.transport.sendControl(ECHO_REP)) this.stats.sendDrops++;
@@ -497,7 +489,6 @@ export class Link implements FrameSink {
 
   /** @internal The transport discarded a frame. */
   onBadFrame(reason: string): void {
-    this.framesIn++;
     if (this.stats.badFrames++ === 0) this.log.warn(`Received bad frame: ${reason}`);
   }
 

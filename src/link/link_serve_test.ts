@@ -61,8 +61,10 @@ function recordWrites(device: MemoryBurstDevice, ta: MemoryTransport): number[] 
   const at: number[] = [];
   const endWrites = device.endWrites.bind(device);
   device.endWrites = () => {
-    if ((device as unknown as { pending: unknown[] }).pending.length > 0) at.push(ta.sent.length);
-    return endWrites();
+    const before = device.batches.length;
+    const r = endWrites();
+    if (device.batches.length > before) at.push(ta.sent.length);
+    return r;
   };
   return at;
 }
