@@ -31,6 +31,12 @@
  * packet pile up (peak RSS 105 instead of 87 MiB with aes128ecb).
  */
 const ARENA_SIZE = 2 * 1024 * 1024;
+/**
+ * The first bytes of every arena are not handed out: WebAssembly code that
+ * needs data at fixed addresses keeps it there (the Blowfish key schedule,
+ * see crypto/blowfish_wasm.ts). A multiple of {@link ALIGN}.
+ */
+export const ARENA_RESERVED = 4352;
 /** Allocations start on cache-line boundaries. */
 const ALIGN = 64;
 /** WebAssembly pages are 64 KiB. */
@@ -55,7 +61,7 @@ const arenaOf = new WeakMap<Uint8Array, Arena>();
 
 /** A zeroed buffer of `size` bytes for long-lived data-path use (see the module comment). */
 export function allocBytes(size: number): Uint8Array {
-  if (size > ARENA_SIZE) return new Uint8Array(size);
+  if (size > ARENA_SIZE - ARENA_RESERVED) return new Uint8Array(size);
   const a = arena !== null && size <= ARENA_SIZE - arenaUsed ? arena : createArena();
   const bytes = new Uint8Array(a.buffer, arenaUsed, size);
   arenaUsed += Math.ceil(size / ALIGN) * ALIGN;
@@ -74,7 +80,7 @@ function createArena(): Arena {
     buffer = new ArrayBuffer(ARENA_SIZE);
   }
   arena = { buffer, bytes: new Uint8Array(buffer), words: new DataView(buffer) };
-  arenaUsed = 0;
+  arenaUsed = ARENA_RESERVED;
   return arena;
 }
 

@@ -71,7 +71,9 @@ describe("copyBytes", () => {
   it("copies between buffers of two different arenas", () => {
     const first = allocBytes(64);
     first.set(pattern(64, 2));
-    allocBytes(2 * 1024 * 1024 - 64); // fills the rest of an arena: the next buffer starts a new one
+    // Two halves of an arena cannot both fit beside `first` (nor beside the reserved bytes): a new one starts.
+    allocBytes(1024 * 1024);
+    allocBytes(1024 * 1024);
     const other = allocBytes(64);
     assert.notEqual(other.buffer, first.buffer);
     copyBytes(first, 3, 50, other, 7);

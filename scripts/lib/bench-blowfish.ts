@@ -8,8 +8,10 @@
  * - per-block: the generic ECB loop of src/crypto/modes.ts calling
  *              Blowfish.encryptBlock once per 8 bytes (the TypeScript path
  *              before the bulk methods existed, with today's block code).
- * - bulk:      Blowfish.encryptEcbInto/decryptEcbInto, what pureContext uses
- *              for Blowfish ECB now.
+ * - bulk:      Blowfish.encryptEcbInto/decryptEcbInto on ordinary arrays: the
+ *              JavaScript bulk path.
+ * - wasm:      the same calls on arena buffers (src/bytes.ts), which run in
+ *              WebAssembly (src/crypto/blowfish_wasm.ts): the data path's case.
  *
  * With --chained, also CBC/CFB/OFB: native against the TypeScript contexts.
  *
@@ -23,6 +25,7 @@
  *   node_modules/.bin/tsx scripts/lib/bench-blowfish.ts …
  */
 import { parseArgs } from "node:util";
+import { allocBytes } from "../../src/bytes.ts";
 import { Blowfish } from "../../src/crypto/blowfish.ts";
 import { pureContext, type BlockCipher, type Mode, type ModeContext } from "../../src/crypto/modes.ts";
 import { nativeContext, nativeSupported } from "../../src/crypto/native.ts";
@@ -85,29 +88,39 @@ for (const size of sizes) {
   const sealed = bf.encryptEcb(plain);
   const out = new Uint8Array(size);
   const check = (name: string, ctx: ModeContext, input: Uint8Array, want: Uint8Array): ModeContext => {
-    ctx.update(input, 0, size, out, 0);
-    for (let i = 0; i < size; i++) if (out[i] !== want[i]) throw new Error(`${name}: wrong output at byte ${i}`);
+    const o = input === arenaPlain || input === arenaSealed ? arenaOut : out;
+    ctx.update(input, 0, size, o, 0);
+    for (let i = 0; i < size; i++) if (o[i] !== want[i]) throw new Error(`${name}: wrong output at byte ${i}`);
     return ctx;
   };
   const jobs: Job[] = [];
-  const add = (name: string, makeCtx: (encrypt: boolean) => ModeContext): void => {
-    const enc = check(`${name} encrypt`, makeCtx(true), plain, sealed);
-    const dec = check(`${name} decrypt`, makeCtx(false), sealed, plain);
-    jobs.push({ name: `${name} encrypt`, run: () => enc.update(plain, 0, size, out, 0), best: Infinity });
-    jobs.push({ name: `${name} decrypt`, run: () => dec.update(sealed, 0, size, out, 0), best: Infinity });
+  // The data path's buffers are arena buffers (src/bytes.ts), which Blowfish-ECB runs over in WebAssembly.
+  const arenaPlain = allocBytes(size);
+  const arenaSealed = allocBytes(size);
+  const arenaOut = allocBytes(size);
+  arenaPlain.set(plain);
+  arenaSealed.set(sealed);
+  const add = (name: string, makeCtx: (encrypt: boolean) => ModeContext, arena = false): void => {
+    const [p, c, o] = arena ? [arenaPlain, arenaSealed, arenaOut] : [plain, sealed, out];
+    const enc = check(`${name} encrypt`, makeCtx(true), p, sealed);
+    const dec = check(`${name} decrypt`, makeCtx(false), c, plain);
+    jobs.push({ name: `${name} encrypt`, run: () => enc.update(p, 0, size, o, 0), best: Infinity });
+    jobs.push({ name: `${name} decrypt`, run: () => dec.update(c, 0, size, o, 0), best: Infinity });
   };
   if (haveNative) add("native", (e) => nativeContext("blowfish", key, "ecb", e, null));
   add("per-block", (e) => pureContext(perBlockOnly(bf), "ecb", e, null));
   add("bulk", (e) => pureContext(bf, "ecb", e, null));
+  add("wasm", (e) => pureContext(bf, "ecb", e, null), true);
   measure(jobs);
   const ns = (name: string): number | null => jobs.find((j) => j.name === name)?.best ?? null;
   const cell = (v: number | null): string => (v === null ? "-" : v.toFixed(0)).padStart(10);
-  console.log(`\n${size}-byte packets, ECB        native  per-block       bulk   bulk vs native`);
+  console.log(`\n${size}-byte packets, ECB        native  per-block       bulk       wasm   wasm vs native, vs bulk`);
   for (const dir of ["encrypt", "decrypt"]) {
     const n = ns(`native ${dir}`);
     const b = ns(`bulk ${dir}`)!;
-    const ratio = n === null ? "-" : `${(n / b).toFixed(2)}x faster`;
-    console.log(`  ${dir.padEnd(20)}${cell(n)}${cell(ns(`per-block ${dir}`))}${cell(b)}   ${ratio}`);
+    const w = ns(`wasm ${dir}`)!;
+    const ratio = `${n === null ? "-" : `${(n / w).toFixed(2)}x`}, ${(b / w).toFixed(2)}x faster`;
+    console.log(`  ${dir.padEnd(20)}${cell(n)}${cell(ns(`per-block ${dir}`))}${cell(b)}${cell(w)}   ${ratio}`);
   }
 
   if (values.chained) {

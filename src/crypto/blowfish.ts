@@ -12,6 +12,7 @@
  * {@link ecbWords} for why, and engine.ts for the numbers).
  */
 import { P_INIT, S_INIT } from "./blowfish_tables.ts";
+import { type BlowfishSchedule, wasmEcb } from "./blowfish_wasm.ts";
 import { ViewCache } from "./modes.ts";
 import { detectRuntime } from "../../ffi/index.ts";
 
@@ -40,6 +41,8 @@ export class Blowfish {
    * share the loop.
    */
   private readonly s = new Int32Array(1024);
+  /** The key schedule as blowfish_wasm.ts loads it into an arena. */
+  private readonly schedule: BlowfishSchedule = { s: this.s, pe: this.pe, pd: this.pd };
   // DataViews for the bulk paths, one per role so that src and dst buffers do not evict each other.
   private readonly srcViews = new ViewCache();
   private readonly dstViews = new ViewCache();
@@ -101,6 +104,8 @@ export class Blowfish {
   /** Bulk ECB with `P` (pe: encrypt, pd: decrypt) on the engine's fastest path. */
   private ecbInto(P: Int32Array, src: Uint8Array, srcAt: number, length: number, dst: Uint8Array, dstAt: number): void {
     checkRange("ECB", src, srcAt, length, dst, dstAt);
+    // The data path's buffers (one arena) go through WebAssembly, 1.2–2 times faster.
+    if (wasmEcb(this.schedule, P === this.pd, src, srcAt, length, dst, dstAt)) return;
     const sv = this.srcViews.of(src);
     const dv = this.dstViews.of(dst);
     if (ECB_FROM_MODULE_BOXES) {
