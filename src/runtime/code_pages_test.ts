@@ -2,7 +2,9 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { createLibc } from "../../ffi/index.ts";
-import { releasableMappings, releaseCodePages } from "./code_pages.ts";
+import type { Libc } from "../../ffi/libc.ts";
+import { memoryLogger } from "../log.ts";
+import { CodePageRelease, RELEASE_AFTER_UP_MS, releasableMappings, releaseCodePages } from "./code_pages.ts";
 
 /** One /proc/self/smaps entry with the fields that matter (all others 0). */
 function entry(range: string, perms: string, path: string, kib: Partial<Record<string, number>> = {}): string {
@@ -63,5 +65,39 @@ describe("releaseCodePages on this process", () => {
     assert.equal(JSON.parse(json).b, "1970-01-01T00:00:00.000Z");
     const after = residentCode();
     assert.ok(after < before, `resident code ${after} bytes after, ${before} before`);
+  });
+});
+
+describe("CodePageRelease", () => {
+  /** A libc whose madvise only counts (the schedule is under test, not the kernel). */
+  function countingLibc(): { libc: Libc; calls: () => number } {
+    let n = 0;
+    const libc = { madvise: () => (n++, 0) } as unknown as Libc;
+    return { libc, calls: () => n };
+  }
+  const tick = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+  it("releases at once when a session comes up, not only seconds later", async () => {
+    assert.equal(RELEASE_AFTER_UP_MS[0], 0, "the first release is immediate");
+    assert.deepEqual(RELEASE_AFTER_UP_MS.slice(1), [2_000, 30_000]);
+    const { libc, calls } = countingLibc();
+    const { log, lines } = memoryLogger();
+    const release = new CodePageRelease(libc, log, true);
+    release.sessionUp();
+    release.sessionUp(); // a second session in the same moment: no second pass
+    await tick(50);
+    const passes = lines.filter((l) => l.includes("code pages: released")).length;
+    assert.equal(passes, 1, `one release pass right after the sessions came up: ${lines.join(" | ")}`);
+    assert.ok(calls() > 0, "this process has releasable code mappings, and they were released");
+  });
+
+  it("does nothing when disabled (-m, VTUNTS_DISABLE=code-release)", async () => {
+    const { libc, calls } = countingLibc();
+    const { log } = memoryLogger();
+    const release = new CodePageRelease(libc, log, false);
+    release.sessionUp();
+    release.now();
+    await tick(50);
+    assert.equal(calls(), 0);
   });
 });
