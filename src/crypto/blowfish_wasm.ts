@@ -62,13 +62,14 @@ export interface BlowfishSchedule {
 /** The compiled module, once per thread; null where WebAssembly is missing or refuses it. */
 let compiled: WebAssembly.Module | null | undefined;
 
-/** Per arena memory: its instance and whose key schedule its reserved bytes hold. */
+/** Per arena: its instance and whose key schedule its reserved bytes hold. */
 interface ArenaCipher {
   readonly ecb: EcbFunction;
   readonly view: DataView;
   loaded: BlowfishSchedule | null;
 }
-const perMemory = new WeakMap<WebAssembly.Memory, ArenaCipher | null>();
+/** Per buffer seen: its arena's cipher, or null (not an arena, or no WebAssembly): one lookup per call. */
+const perBuffer = new WeakMap<ArrayBufferLike, ArenaCipher | null>();
 
 /**
  * Runs Blowfish-ECB of `schedule` in WebAssembly when `src` and `dst` are
@@ -88,12 +89,11 @@ export function wasmEcb(
   if (length === 0) return true;
   const buffer = src.buffer;
   if (dst.buffer !== buffer) return false;
-  const memory = arenaMemory(buffer);
-  if (memory === null) return false;
-  let cipher = perMemory.get(memory);
+  let cipher = perBuffer.get(buffer);
   if (cipher === undefined) {
-    cipher = instantiate(memory);
-    perMemory.set(memory, cipher);
+    const memory = arenaMemory(buffer);
+    cipher = memory === null ? null : instantiate(memory);
+    perBuffer.set(buffer, cipher);
   }
   if (cipher === null) return false;
   if (cipher.loaded !== schedule) load(cipher, schedule);
