@@ -1,11 +1,13 @@
 /**
  * The Bun backend of {@link Libc}: libc reached through `bun:ffi`.
  *
- * Typed arrays are passed as pointers without copying; a buffer with an offset is
- * passed as `ptr(buf, offset)`. errno is read through `__errno_location()` right
+ * Typed arrays are passed as pointers without copying; the data-path calls
+ * (read, write, send, recv) remember their last large buffer's address (see
+ * `bun_address.ts`), others pass `ptr(buf, offset)`. errno is read through `__errno_location()` right
  * after the failing call, on the same thread (each Worker loads its own copy).
  */
 import { dlopen, FFIType, ptr, read as peek } from "bun:ffi";
+import { addressCache } from "./bun_address.ts";
 import type { Libc } from "./libc.ts";
 
 const { i32, u32, u64, ptr: pointer } = FFIType;
@@ -63,6 +65,8 @@ export function createBunLibc(): Libc {
   if (errnoLocation === null) throw new Error("ffi: __errno_location() returned NULL");
   const fail = (r: number): number => (r < 0 ? -peek.i32(errnoLocation, 0) : r);
   const at = (buf: Uint8Array, offset: number) => (offset === 0 ? buf : ptr(buf, offset));
+  // One cache per call site: each keeps seeing the same buffer (see bun_address.ts).
+  const readAt = addressCache(), writeAt = addressCache(), sendAt = addressCache(), recvAt = addressCache();
   const encoder = new TextEncoder();
   const cString = (s: string) => encoder.encode(`${s}\0`);
 
@@ -70,10 +74,10 @@ export function createBunLibc(): Libc {
     runtime: "bun",
     open: (path, flags, mode) => fail(c.open(cString(path), flags, mode)),
     close: (fd) => fail(c.close(fd)),
-    read: (fd, buf, offset, length) => fail(c.read(fd, at(buf, offset), length)),
-    write: (fd, buf, offset, length) => fail(c.write(fd, at(buf, offset), length)),
-    send: (fd, buf, offset, length, flags) => fail(c.send(fd, at(buf, offset), length, flags)),
-    recv: (fd, buf, offset, length, flags) => fail(c.recv(fd, at(buf, offset), length, flags)),
+    read: (fd, buf, offset, length) => fail(c.read(fd, readAt(buf, offset), length)),
+    write: (fd, buf, offset, length) => fail(c.write(fd, writeAt(buf, offset), length)),
+    send: (fd, buf, offset, length, flags) => fail(c.send(fd, sendAt(buf, offset), length, flags)),
+    recv: (fd, buf, offset, length, flags) => fail(c.recv(fd, recvAt(buf, offset), length, flags)),
     recvfrom: (fd, buf, offset, length, flags, addr, addrLen) =>
       fail(c.recvfrom(fd, at(buf, offset), length, flags, addr, addrLen)),
     ioctl: (fd, request, arg) => fail(c.ioctl(fd, request, arg)),

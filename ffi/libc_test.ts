@@ -12,7 +12,7 @@ import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
 import { Errno, errnoName } from "./errno.ts";
 import { createLibc, detectRuntime, type Libc } from "./index.ts";
-import { O_CLOEXEC, O_NONBLOCK, O_RDWR, POLLIN } from "./libc.ts";
+import { AF_UNIX, O_CLOEXEC, O_NONBLOCK, O_RDWR, POLLIN, SOCK_CLOEXEC, SOCK_DGRAM, SOCK_NONBLOCK } from "./libc.ts";
 
 const TUNSETIFF = 0x400454ca;
 const IFF_TUN_NO_PI = 0x1001;
@@ -70,6 +70,41 @@ describe(`libc backend of ${detectRuntime()}`, () => {
     } finally {
       libc.close(r);
       libc.close(w);
+    }
+  });
+
+  it("reads, writes, sends and receives at the right place as large and small buffers, and views of one ArrayBuffer, take turns", () => {
+    // The Bun backend remembers each call's last large buffer (ffi/bun_address.ts): every switch must be seen.
+    const fds = new Int32Array(2);
+    assert.equal(libc.pipe2(fds, O_NONBLOCK | O_CLOEXEC), 0);
+    const socks = new Int32Array(2);
+    assert.equal(libc.socketpair(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, socks), 0);
+    try {
+      const whole = new ArrayBuffer(3 * 65536);
+      const a = new Uint8Array(whole, 0, 65536);
+      const b = new Uint8Array(whole, 65536, 65536); // same ArrayBuffer, another view object
+      const big = new Uint8Array(100_000);
+      const small = new Uint8Array(64);
+      const buffers = [a, b, a, big, small, big, b, small, a] as const;
+      let n = 0;
+      for (const [pair, write, read] of [
+        [fds, libc.write.bind(libc), libc.read.bind(libc)],
+        [socks, (fd: number, buf: Uint8Array, at: number, len: number) => libc.send(fd, buf, at, len, 0), (fd: number, buf: Uint8Array, at: number, len: number) => libc.recv(fd, buf, at, len, 0)],
+      ] as const) {
+        for (const [i, from] of buffers.entries()) {
+          const to = buffers[(i + 4) % buffers.length]!;
+          const at = (7 * i + 3) % 40;
+          const into = (11 * i + 5) % 40;
+          const bytes = [i + 1, 0x5a, n++ & 0xff, 0xa5];
+          from.set(bytes, at);
+          assert.equal(write(pair[1]!, from, at, 4), 4, `write #${i}`);
+          to.fill(0, into, into + 8);
+          assert.equal(read(pair[0]!, to, into, 8), 4, `read #${i}`);
+          assert.deepEqual([...to.subarray(into, into + 4)], bytes, `buffer #${i}: bytes went to or came from the wrong place`);
+        }
+      }
+    } finally {
+      for (const fd of [...fds, ...socks]) libc.close(fd);
     }
   });
 

@@ -3,6 +3,7 @@
  * are passed as pointers (`ptr(buf, offset)`), nothing is copied.
  */
 import { dlopen, FFIType, ptr, type Pointer } from "bun:ffi";
+import { addressCache, STABLE_BYTES } from "./bun_address.ts";
 import { LIBCRYPTO_NAMES, type CipherHandle, type LibCrypto } from "./libcrypto.ts";
 
 const { i32, ptr: pointer } = FFIType;
@@ -34,7 +35,11 @@ export function createBunLibCrypto(): LibCrypto | null {
   const encoder = new TextEncoder();
   // Fetched ciphers are kept for the life of the thread: a handful at most.
   const ciphers = new Map<string, Pointer | 0>();
-  const outLength = new Int32Array(1);
+  // EVP_CipherUpdate's output length, in storage of its own that never moves (a small typed
+  // array's can: a pointer to one kept across calls went stale, seen as outLength never changing).
+  const outLength = new Int32Array(new ArrayBuffer(STABLE_BYTES), 0, 1);
+  const outLengthAt = ptr(outLength);
+  const srcAddress = addressCache(), dstAddress = addressCache();
 
   function fetch(name: string): Pointer | 0 {
     let cipher = ciphers.get(name);
@@ -63,9 +68,7 @@ export function createBunLibCrypto(): LibCrypto | null {
       return ctx as number;
     },
     update(ctx, src, srcAt, length, dst, dstAt): boolean {
-      // ptr(outLength) on every call: a pointer to a small typed array kept across calls can go
-      // stale when the collector moves its storage (seen as outLength never changing).
-      return c.EVP_CipherUpdate(ctx as Pointer, ptr(dst, dstAt), ptr(outLength), ptr(src, srcAt), length) === 1 &&
+      return c.EVP_CipherUpdate(ctx as Pointer, dstAddress(dst, dstAt), outLengthAt, srcAddress(src, srcAt), length) === 1 &&
         outLength[0] === length;
     },
     freeCipher(ctx): void {

@@ -68,6 +68,20 @@ describe("copyBytes", () => {
     }
   });
 
+  it("copies between two overlapping views of one ArrayBuffer like memmove, small and large", () => {
+    for (const length of [9, 84, 128, 129, 300]) {
+      for (const shift of [-7, -1, 1, 5, 64]) {
+        const whole = pattern(1000, 3);
+        const a = whole.subarray(100, 700);
+        const b = whole.subarray(100 + shift, 700 + shift);
+        copyBytes(a, 50, length, b, 50); // to = from + shift in the ArrayBuffer
+        const want = pattern(1000, 3);
+        want.copyWithin(150 + shift, 150, 150 + length);
+        assert.deepEqual(whole, want, `${length} bytes shifted by ${shift}`);
+      }
+    }
+  });
+
   it("copies between buffers of two different arenas", () => {
     const first = allocBytes(64);
     first.set(pattern(64, 2));
