@@ -7,6 +7,8 @@ import type { Libc } from "./libc.ts";
 export type { Libc } from "./libc.ts";
 export type { LibCrypto } from "./libcrypto.ts";
 import type { LibCrypto } from "./libcrypto.ts";
+export type { LibLzo } from "./liblzo.ts";
+import type { LibLzo } from "./liblzo.ts";
 
 /** The JavaScript runtimes vtunts runs on. */
 export type Runtime = "bun" | "deno" | "node";
@@ -77,4 +79,28 @@ export async function loadLibCrypto(): Promise<LibCrypto | null> {
 /** libcrypto if {@link loadLibCrypto} has loaded it on this thread, else null. */
 export function libCrypto(): LibCrypto | null {
   return libCryptoLoaded ?? null;
+}
+
+let libLzoLoaded: LibLzo | null | undefined;
+
+/**
+ * Loads liblzo2 for this thread (Bun only for now; elsewhere, and where the
+ * library is missing, null: the TypeScript LZO1X does the work then). Call
+ * before building an LZO stage; {@link libLzo} then answers synchronously.
+ */
+export async function loadLibLzo(): Promise<LibLzo | null> {
+  if (libLzoLoaded === undefined) {
+    if (detectRuntime() === "bun") {
+      const { createBunLibLzo } = await import("./liblzo_bun.ts");
+      libLzoLoaded = createBunLibLzo();
+    } else {
+      libLzoLoaded = null;
+    }
+  }
+  return libLzoLoaded;
+}
+
+/** liblzo2 if {@link loadLibLzo} has loaded it on this thread, else null. */
+export function libLzo(): LibLzo | null {
+  return libLzoLoaded ?? null;
 }

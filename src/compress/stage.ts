@@ -11,11 +11,12 @@
  *
  * LZO (`L<n>`): every frame is compressed on its own, raw LZO1X without a
  * header. vtund compresses with LZO1X-999 at level 9 and LZO1X-1(15) below;
- * here every level uses the TypeScript LZO1X-1 with LZO1X-1(15)'s dictionary
- * (lzo1x.ts), whose output is byte-identical to liblzo2's
- * `lzo1x_1_15_compress` — what vtund sends at levels 1–8. Level 9 frames are
- * slightly larger than vtund's LZO1X-999 ones (999 is a slow optimal parser),
- * but any LZO1X data is valid for the receiver, whose decompressor
+ * here every level compresses like liblzo2's `lzo1x_1_15_compress` — what
+ * vtund sends at levels 1–8 — with liblzo2 itself where it is loaded
+ * (ffi/liblzo.ts: several times faster), else with the TypeScript LZO1X-1
+ * (lzo1x.ts), whose output is byte-identical. Level 9 frames are slightly
+ * larger than vtund's LZO1X-999 ones (999 is a slow optimal parser), but any
+ * LZO1X data is valid for the receiver, whose decompressor
  * (`lzo1x_decompress`) reads both.
  *
  * Decoded frames never exceed MAX_PACKET (2048) bytes: a frame that would
@@ -23,7 +24,14 @@
  */
 import { MAX_PACKET } from "../protocol/frame.ts";
 import type { FrameStage } from "../link/pipeline.ts";
-import { LZO1X_1_15_BITS, LzoError, Lzo1xWorkmem, lzo1xCompress, lzo1xDecompress, lzo1xWorstCase } from "./lzo1x.ts";
+import { LZO1X_1_15_BITS, LzoError, type LzoErrorCode, Lzo1xWorkmem, lzo1xCompress, lzo1xDecompress, lzo1xWorstCase } from "./lzo1x.ts";
+import { libLzo, type LibLzo } from "../../ffi/index.ts";
+import {
+  LZO_E_INPUT_NOT_CONSUMED,
+  LZO_E_INPUT_OVERRUN,
+  LZO_E_LOOKBEHIND_OVERRUN,
+  LZO_E_OUTPUT_OVERRUN,
+} from "../../ffi/liblzo.ts";
 import { SyncZlibStream } from "./zlib_sync.ts";
 
 /** The compression a session uses (SessionFlags.compress). */
@@ -92,23 +100,54 @@ export class ZlibStage implements CompressStage {
   }
 }
 
+/** liblzo2's error codes for a bad frame, as the TypeScript decompressor names them. */
+const LZO_ERRORS = new Map<number, LzoErrorCode>([
+  [LZO_E_INPUT_OVERRUN, "input-overrun"],
+  [LZO_E_OUTPUT_OVERRUN, "output-overrun"],
+  [LZO_E_LOOKBEHIND_OVERRUN, "lookbehind-overrun"],
+  [LZO_E_INPUT_NOT_CONSUMED, "input-not-consumed"],
+]);
+
+/** The error of a liblzo2 call that returned `rc` < 0, worded like the TypeScript codec's. */
+function libLzoError(rc: number, what: string): LzoError {
+  const code = LZO_ERRORS.get(rc) ?? "bad-argument";
+  return new LzoError(code, `lzo1x: ${code === "bad-argument" ? what + " failed" : code.replaceAll("-", " ")} (liblzo2 error ${rc})`);
+}
+
 /** LZO1X at any level (all compress like `lzo1x_1_15_compress`); frames are independent. */
 export class LzoStage implements CompressStage {
   readonly name: string;
   readonly overhead = lzo1xWorstCase(MAX_PACKET) - MAX_PACKET;
+  /** Which codec runs: liblzo2 through FFI, or the TypeScript LZO1X. */
+  readonly backend: "liblzo2" | "typescript";
   private readonly workmem = new Lzo1xWorkmem(LZO1X_1_15_BITS);
 
-  constructor(readonly level: number) {
+  /** `lib`: liblzo2 as loaded on this thread (default), or null for the TypeScript codec. */
+  constructor(readonly level: number, private readonly lib: LibLzo | null = libLzo()) {
     this.name = `lzo:${level}`;
+    this.backend = lib === null ? "typescript" : "liblzo2";
   }
 
   encode(src: Uint8Array, srcAt: number, length: number, dst: Uint8Array, dstAt: number): number {
+    // The C compressor trusts its buffers: hand it only ranges that are there (always, from the link).
+    const lib = this.lib;
+    if (lib !== null && length > 0 && srcAt >= 0 && srcAt + length <= src.length && dstAt >= 0 && dst.length - dstAt >= lzo1xWorstCase(length)) {
+      const n = lib.compress(src, srcAt, length, dst, dstAt);
+      if (n < 0) throw libLzoError(n, "lzo1x_1_15_compress");
+      return n;
+    }
     return lzo1xCompress(src, srcAt, length, dst, dstAt, this.workmem);
   }
 
   decode(src: Uint8Array, srcAt: number, length: number, dst: Uint8Array, dstAt: number): number {
     const max = Math.min(MAX_PACKET, dst.length - dstAt);
     try {
+      const lib = this.lib;
+      if (lib !== null && length > 0 && srcAt >= 0 && srcAt + length <= src.length && dstAt >= 0 && max >= 0) {
+        const n = lib.decompress(src, srcAt, length, dst, dstAt, max);
+        if (n < 0) throw libLzoError(n, "lzo1x_decompress_safe");
+        return n;
+      }
       return lzo1xDecompress(src, srcAt, length, dst, dstAt, max);
     } catch (e) {
       if (e instanceof LzoError) {
@@ -122,7 +161,11 @@ export class LzoStage implements CompressStage {
   close(): void {}
 }
 
-/** The stage for a session's compression; level 0 means 1, as in vtund. */
+/**
+ * The stage for a session's compression; level 0 means 1, as in vtund. LZO
+ * runs on liblzo2 when `loadLibLzo()` (ffi/index.ts) has loaded it on this
+ * thread, else on the TypeScript codec.
+ */
 export function createCompressStage(c: CompressConfig): CompressStage {
   const level = c.level === 0 ? 1 : c.level;
   if (!Number.isInteger(level) || level < 0) throw new RangeError(`${c.method}: bad compression level ${c.level}`);

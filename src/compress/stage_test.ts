@@ -11,7 +11,8 @@ import assert from "node:assert/strict";
 import * as zlib from "node:zlib";
 import { Pipeline } from "../link/pipeline.ts";
 import { MAX_PACKET } from "../protocol/frame.ts";
-import { createCompressStage, type CompressStage } from "./stage.ts";
+import { createCompressStage, LzoStage, type CompressStage } from "./stage.ts";
+import { loadLibLzo } from "../../ffi/index.ts";
 import { lzo1xCompress, lzo1xWorstCase } from "./lzo1x.ts";
 import { capturedFrames, prng, sample, SAMPLE_KINDS } from "./testing.ts";
 import { toHex } from "../../test/vectors/vectors.ts";
@@ -184,11 +185,56 @@ describe("zlib stage", () => {
   });
 });
 
-describe("lzo stage", () => {
+/**
+ * liblzo2 where this runtime loads it (Bun; setup installs liblzo2-2, and its
+ * absence there is a failure, not a skip), else null (Deno, Node).
+ */
+const liblzo = await loadLibLzo();
+
+describe("liblzo2 for the LZO stage", () => {
+  it(typeof Bun !== "undefined" ? "loads under Bun (Debian package liblzo2-2)" : "is not used outside Bun", () => {
+    if (typeof Bun !== "undefined") assert.ok(liblzo !== null, "liblzo2.so.2 did not load: apt-get install liblzo2-2");
+    else assert.equal(liblzo, null);
+    assert.equal(new LzoStage(1).backend, liblzo === null ? "typescript" : "liblzo2");
+  });
+
+  it("compresses to the same bytes as the TypeScript codec, and each decodes the other's frames", { skip: liblzo === null ? "no liblzo2 in this runtime" : false }, () => {
+    const c = new LzoStage(1, liblzo);
+    const ts = new LzoStage(1, null);
+    assert.equal(c.backend, "liblzo2");
+    const next = prng(7);
+    for (let i = 0; i < 400; i++) {
+      const size = i < 4 ? [1, 2, 3, MAX_PACKET][i]! : 1 + (next() % MAX_PACKET);
+      const p = sample(SAMPLE_KINDS[i % SAMPLE_KINDS.length]!, size, i);
+      const fc = enc(c, p);
+      const ft = enc(ts, p);
+      if (toHex(fc) !== toHex(ft)) assert.fail(`packet ${i} (${size} bytes): liblzo2 and TypeScript frames differ`);
+      if (toHex(dec(c, ft)) !== toHex(p) || toHex(dec(ts, fc)) !== toHex(p)) assert.fail(`packet ${i} does not round-trip`);
+    }
+  });
+
+  it("reads and writes at offsets into the buffers", { skip: liblzo === null ? "no liblzo2 in this runtime" : false }, () => {
+    const c = new LzoStage(1, liblzo);
+    const p = sample("packet", 1300, 3);
+    const src = new Uint8Array(5000);
+    src.set(p, 77);
+    const wire = new Uint8Array(5000).fill(0xee);
+    const n = c.encode(src, 77, p.length, wire, 1001);
+    assert.ok(wire.subarray(0, 1001).every((b) => b === 0xee) && wire.subarray(1001 + n).every((b) => b === 0xee), "bytes outside the frame changed");
+    assert.equal(toHex(wire.subarray(1001, 1001 + n)), toHex(enc(new LzoStage(1, null), p)));
+    const out = new Uint8Array(5000).fill(0xee);
+    assert.equal(c.decode(wire, 1001, n, out, 333), p.length);
+    assert.equal(toHex(out.subarray(333, 333 + p.length)), toHex(p));
+    assert.ok(out.subarray(0, 333).every((b) => b === 0xee) && out.subarray(333 + p.length).every((b) => b === 0xee));
+  });
+});
+
+for (const backend of liblzo === null ? [null] : [liblzo, null]) describe(`lzo stage (${backend === null ? "TypeScript" : "liblzo2"})`, () => {
   const cap = capturedFrames("tcp-lzo9.json");
+  const createLzo = (level: number) => new LzoStage(level, backend);
 
   it("decodes the captured LZO1X-999 frames and its own", () => {
-    const stage = createCompressStage({ method: "lzo", level: 9 });
+    const stage = createLzo(9);
     for (const dir of [cap.c2s, cap.s2c]) {
       dir.frames.forEach((f, i) => assert.equal(toHex(dec(stage, f)), toHex(dir.packets[i]!)));
       for (const p of dir.packets) {
@@ -201,14 +247,14 @@ describe("lzo stage", () => {
   });
 
   it("frames are independent: any order decodes", () => {
-    const stage = createCompressStage({ method: "lzo", level: 1 });
+    const stage = createLzo(1);
     const packets = Array.from({ length: 10 }, (_, i) => sample("packet", 100 + i * 100, i));
     const frames = packets.map((p) => enc(stage, p));
     for (let i = frames.length - 1; i >= 0; i--) assert.equal(toHex(dec(stage, frames[i]!)), toHex(packets[i]!));
   });
 
   it("a frame that decompresses beyond 2048 bytes throws; exactly 2048 is fine", () => {
-    const stage = createCompressStage({ method: "lzo", level: 1 });
+    const stage = createLzo(1);
     const frameOf = (size: number): Uint8Array => {
       const out = new Uint8Array(lzo1xWorstCase(size));
       return out.slice(0, lzo1xCompress(new Uint8Array(size), 0, size, out, 0));
@@ -218,10 +264,11 @@ describe("lzo stage", () => {
   });
 
   it("corrupt frames throw", () => {
-    const stage = createCompressStage({ method: "lzo", level: 1 });
+    const stage = createLzo(1);
     const f = cap.c2s.frames[0]!;
     assert.throws(() => dec(stage, f.subarray(0, f.length - 1)), /lzo: bad frame: lzo1x: input overrun/);
     assert.throws(() => dec(stage, Uint8Array.of(0x01, 0x41, 0x42, 0x43, 0x44, 0x5c, 0x00, 0x11, 0, 0)), /lookbehind/);
+    assert.throws(() => dec(stage, Uint8Array.of(0x12, 0x41, 0x11, 0, 0, 0x99)), /lzo: bad frame: lzo1x: (input not consumed|1 bytes after the end marker)/);
   });
 });
 

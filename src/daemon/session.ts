@@ -16,6 +16,7 @@ import { Link, type Keepalive, type LinkEnd, type LinkStats } from "../link/link
 import { Pipeline } from "../link/pipeline.ts";
 import { Shaper } from "../link/shaper.ts";
 import { buildStages, describeStages } from "../link/stages.ts";
+import { LzoStage } from "../compress/stage.ts";
 import { LEGACY_CIPHER_WARNING } from "../crypto/cipher_stage.ts";
 import type { Logger } from "../log.ts";
 import { formatFlags, type SessionFlags } from "../protocol/flags.ts";
@@ -76,6 +77,11 @@ export interface SessionIo {
    * what it runs on (libcrypto, see ffi/libcrypto.ts). Absent: nothing to load.
    */
   prepareCipher?(): Promise<void>;
+  /**
+   * Called before the compression stage of an `lzo` session is built: loads
+   * liblzo2 (see ffi/liblzo.ts). Absent: nothing to load.
+   */
+  prepareLzo?(): Promise<void>;
 }
 
 /** How often `stat yes` writes a line (vtund: 5 minutes). */
@@ -211,9 +217,13 @@ async function runAuthenticated(
   let pipeline: Pipeline;
   try {
     if (flags.encrypt !== null) await io.prepareCipher?.();
+    if (flags.compress?.method === "lzo") await io.prepareLzo?.();
     pipeline = new Pipeline(buildStages(flags, session.passwd));
   } catch (e) {
     return { kind: "failed", session: session.name, cause: "unsupported", message: (e as Error).message };
+  }
+  for (const stage of pipeline.stages) {
+    if (stage instanceof LzoStage) log.debug(`${stage.name}: compressing with ${stage.backend === "liblzo2" ? "liblzo2" : "the TypeScript LZO1X (no liblzo2)"}`);
   }
   if (flags.encrypt !== null && role === "client" && !warnedLegacyCipher) {
     warnedLegacyCipher = true;

@@ -6,7 +6,7 @@
  * thread's event loop). A wake-up pipe from the main thread interrupts any wait.
  */
 import { parentPort, workerData } from "node:worker_threads";
-import { loadLibc, loadLibCrypto, type Libc } from "../../ffi/index.ts";
+import { loadLibc, loadLibCrypto, loadLibLzo, type Libc } from "../../ffi/index.ts";
 import { POLLIN } from "../../ffi/libc.ts";
 import type { SessionConfig } from "../config/config.ts";
 import { openTun, TunDevice } from "../device/tun.ts";
@@ -148,6 +148,11 @@ class WorkerIo implements SessionIo {
   /** Encrypted sessions run AES in libcrypto where it loads (ffi/libcrypto.ts), unless VTUNTS_DISABLE says libcrypto. */
   async prepareCipher(): Promise<void> {
     if (!DISABLED_FEATURES.has("libcrypto")) await loadLibCrypto();
+  }
+
+  /** LZO sessions compress with liblzo2 where it loads (ffi/liblzo.ts), unless VTUNTS_DISABLE says liblzo. */
+  async prepareLzo(): Promise<void> {
+    if (!DISABLED_FEATURES.has("liblzo")) await loadLibLzo();
   }
 
   appendStat(session: string, line: string): void {
