@@ -37,10 +37,11 @@ export function createBunLibLzo(): LibLzo | null {
     lib.close();
     return null;
   }
-  // Large typed arrays: their storage never moves, so one ptr() each will do.
+  // Passed as the array itself on every call, never as a saved address: the closures must hold
+  // it, or the collector frees its storage while C still writes there (that crashed Bun).
   const workmem = new Uint8Array(LZO1X_1_15_MEM_COMPRESS);
-  const workmemAt = ptr(workmem);
   // The lzo_uint (64-bit) length in and out, used through its low word: no BigInt per packet.
+  // Its storage (an ArrayBuffer of its own) does not move, and the closures below hold it.
   const length = new Uint32Array(new ArrayBuffer(STABLE_BYTES), 0, 2);
   const lengthAt = ptr(length);
   const srcAddress = addressCache(), dstAddress = addressCache();
@@ -49,7 +50,7 @@ export function createBunLibLzo(): LibLzo | null {
     compress(src, srcAt, n, dst, dstAt): number {
       length[0] = 0;
       length[1] = 0;
-      const rc = c.lzo1x_1_15_compress(srcAddress(src, srcAt), n, dstAddress(dst, dstAt), lengthAt, workmemAt);
+      const rc = c.lzo1x_1_15_compress(srcAddress(src, srcAt), n, dstAddress(dst, dstAt), lengthAt, workmem);
       return rc === 0 ? length[0]! : rc;
     },
     decompress(src, srcAt, n, dst, dstAt, max): number {
