@@ -22,7 +22,7 @@ describe("liblzo2 through bun:ffi", () => {
     const dst = new Uint8Array(4096);
     const back = new Uint8Array(2048);
     for (let round = 0; round < 20; round++) {
-      const n = lib.compress(src, 0, src.length, dst, 0);
+      const n: number = lib.compress(src, 0, src.length, dst, 0);
       assert.ok(n > 0, `compress returned ${n}`);
       assert.equal(lib.decompress(dst, 0, n, back, 0, back.length), src.length);
       assert.deepEqual(back.subarray(0, src.length), src);
