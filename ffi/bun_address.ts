@@ -1,5 +1,6 @@
 /**
- * Buffer addresses for `bun:ffi` calls without a `ptr()` call per packet.
+ * Buffer addresses for `bun:ffi` calls without a `ptr()` call per packet
+ * (and {@link dlopenFirst}, shared by the optional C libraries).
  *
  * `ptr(buf, offset)` is a host call; in the first packet after an idle pause,
  * when nothing is in the caches, it costs microseconds (3–4 µs each, measured
@@ -15,7 +16,7 @@
  * first asked for). The remembered buffer is held, so its storage stays
  * alive; nothing in vtunts transfers or resizes these buffers.
  */
-import { ptr, type Pointer } from "bun:ffi";
+import { dlopen, ptr, type FFIFunction, type Pointer } from "bun:ffi";
 
 /** Buffers at least this large have storage that does not move (JavaScriptCore's fast typed arrays are ≤ 1000 bytes). */
 export const STABLE_BYTES = 4096;
@@ -31,4 +32,16 @@ export function addressCache(): (buf: Uint8Array, offset: number) => Pointer | U
     base = ptr(buf) as number;
     return (base + offset) as Pointer;
   };
+}
+
+/** dlopen() of the first of `names` that loads (e.g. "libcrypto.so.3", then "libcrypto.so"), or null. */
+export function dlopenFirst<S extends Record<string, FFIFunction>>(names: readonly string[], symbols: S): ReturnType<typeof dlopen<S>> | null {
+  for (const name of names) {
+    try {
+      return dlopen(name, symbols);
+    } catch {
+      // try the next name
+    }
+  }
+  return null;
 }

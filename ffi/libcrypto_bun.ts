@@ -2,8 +2,8 @@
  * The Bun backend of {@link LibCrypto}: libcrypto through `bun:ffi`. Buffers
  * are passed as pointers (`ptr(buf, offset)`), nothing is copied.
  */
-import { dlopen, FFIType, ptr, type Pointer } from "bun:ffi";
-import { addressCache, STABLE_BYTES } from "./bun_address.ts";
+import { FFIType, ptr, type Pointer } from "bun:ffi";
+import { addressCache, dlopenFirst, STABLE_BYTES } from "./bun_address.ts";
 import { LIBCRYPTO_NAMES, type CipherHandle, type LibCrypto } from "./libcrypto.ts";
 
 const { i32, ptr: pointer } = FFIType;
@@ -21,15 +21,7 @@ const SYMBOLS = {
 
 /** Loads libcrypto, or returns null when this machine has none (or an older ABI than OpenSSL 3). */
 export function createBunLibCrypto(): LibCrypto | null {
-  let lib: ReturnType<typeof dlopen<typeof SYMBOLS>> | null = null;
-  for (const name of LIBCRYPTO_NAMES) {
-    try {
-      lib = dlopen(name, SYMBOLS);
-      break;
-    } catch {
-      // try the next name
-    }
-  }
+  const lib = dlopenFirst(LIBCRYPTO_NAMES, SYMBOLS);
   if (lib === null) return null;
   const c = lib.symbols;
   const encoder = new TextEncoder();

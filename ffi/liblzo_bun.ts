@@ -3,8 +3,8 @@
  * passed as pointers, nothing is copied; the calls remember their buffers'
  * addresses (see `bun_address.ts`).
  */
-import { dlopen, FFIType, ptr } from "bun:ffi";
-import { addressCache, STABLE_BYTES } from "./bun_address.ts";
+import { FFIType, ptr } from "bun:ffi";
+import { addressCache, dlopenFirst, STABLE_BYTES } from "./bun_address.ts";
 import { LIBLZO_NAMES, LZO1X_1_15_MEM_COMPRESS, type LibLzo } from "./liblzo.ts";
 
 const { i32, u32, u64, ptr: pointer } = FFIType;
@@ -20,15 +20,7 @@ const SYMBOLS = {
 
 /** Loads liblzo2 and runs its `lzo_init()` check, or returns null when it is missing or refuses this ABI. */
 export function createBunLibLzo(): LibLzo | null {
-  let lib: ReturnType<typeof dlopen<typeof SYMBOLS>> | null = null;
-  for (const name of LIBLZO_NAMES) {
-    try {
-      lib = dlopen(name, SYMBOLS);
-      break;
-    } catch {
-      // try the next name
-    }
-  }
+  const lib = dlopenFirst(LIBLZO_NAMES, SYMBOLS);
   if (lib === null) return null;
   const c = lib.symbols;
   // lzo_init() as the LZO 2.10 header expands it on LP64: the version, then sizeof short, int,
