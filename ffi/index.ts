@@ -57,50 +57,49 @@ export async function loadLibc(): Promise<Libc> {
   return cached;
 }
 
-let libCryptoLoaded: LibCrypto | null | undefined;
+/**
+ * An optional C library that only the Bun backend loads (for now): `load()`
+ * loads it once per thread, then `get()` answers synchronously; null on other
+ * runtimes and where the library is missing.
+ */
+function bunOnlyLibrary<T>(createBun: () => Promise<T | null>): { load(): Promise<T | null>; get(): T | null } {
+  let loaded: T | null | undefined;
+  return {
+    async load() {
+      if (loaded === undefined) loaded = detectRuntime() === "bun" ? await createBun() : null;
+      return loaded;
+    },
+    get: () => loaded ?? null,
+  };
+}
+
+const libCryptoLibrary = bunOnlyLibrary(async () => (await import("./libcrypto_bun.ts")).createBunLibCrypto());
+const libLzoLibrary = bunOnlyLibrary(async () => (await import("./liblzo_bun.ts")).createBunLibLzo());
 
 /**
  * Loads libcrypto for this thread (Bun only for now; elsewhere, and where the
  * library is missing, null: node:crypto does the work then). Call before
  * building a cipher stage; {@link libCrypto} then answers synchronously.
  */
-export async function loadLibCrypto(): Promise<LibCrypto | null> {
-  if (libCryptoLoaded === undefined) {
-    if (detectRuntime() === "bun") {
-      const { createBunLibCrypto } = await import("./libcrypto_bun.ts");
-      libCryptoLoaded = createBunLibCrypto();
-    } else {
-      libCryptoLoaded = null;
-    }
-  }
-  return libCryptoLoaded;
+export function loadLibCrypto(): Promise<LibCrypto | null> {
+  return libCryptoLibrary.load();
 }
 
 /** libcrypto if {@link loadLibCrypto} has loaded it on this thread, else null. */
 export function libCrypto(): LibCrypto | null {
-  return libCryptoLoaded ?? null;
+  return libCryptoLibrary.get();
 }
-
-let libLzoLoaded: LibLzo | null | undefined;
 
 /**
  * Loads liblzo2 for this thread (Bun only for now; elsewhere, and where the
  * library is missing, null: the TypeScript LZO1X does the work then). Call
  * before building an LZO stage; {@link libLzo} then answers synchronously.
  */
-export async function loadLibLzo(): Promise<LibLzo | null> {
-  if (libLzoLoaded === undefined) {
-    if (detectRuntime() === "bun") {
-      const { createBunLibLzo } = await import("./liblzo_bun.ts");
-      libLzoLoaded = createBunLibLzo();
-    } else {
-      libLzoLoaded = null;
-    }
-  }
-  return libLzoLoaded;
+export function loadLibLzo(): Promise<LibLzo | null> {
+  return libLzoLibrary.load();
 }
 
 /** liblzo2 if {@link loadLibLzo} has loaded it on this thread, else null. */
 export function libLzo(): LibLzo | null {
-  return libLzoLoaded ?? null;
+  return libLzoLibrary.get();
 }

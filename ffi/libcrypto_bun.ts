@@ -1,6 +1,7 @@
 /**
  * The Bun backend of {@link LibCrypto}: libcrypto through `bun:ffi`. Buffers
- * are passed as pointers (`ptr(buf, offset)`), nothing is copied.
+ * are passed as pointers, nothing is copied; `update` remembers its buffers'
+ * addresses (see `bun_address.ts`).
  */
 import { FFIType, ptr, type Pointer } from "bun:ffi";
 import { addressCache, dlopenFirst, STABLE_BYTES } from "./bun_address.ts";

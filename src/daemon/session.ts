@@ -73,15 +73,11 @@ export interface SessionIo {
   /** `stat yes`: appends one line to the session's statistics file. */
   appendStat(session: string, line: string): void;
   /**
-   * Called before the cipher stage of an encrypted session is built: loads
-   * what it runs on (libcrypto, see ffi/libcrypto.ts). Absent: nothing to load.
+   * Called before the frame stages of `flags` are built: loads the C
+   * libraries they run on where there are any (libcrypto for ciphers,
+   * liblzo2 for LZO; see ffi/). Absent: nothing to load.
    */
-  prepareCipher?(): Promise<void>;
-  /**
-   * Called before the compression stage of an `lzo` session is built: loads
-   * liblzo2 (see ffi/liblzo.ts). Absent: nothing to load.
-   */
-  prepareLzo?(): Promise<void>;
+  prepareStages?(flags: SessionFlags): Promise<void>;
 }
 
 /** How often `stat yes` writes a line (vtund: 5 minutes). */
@@ -216,8 +212,7 @@ async function runAuthenticated(
   // Build the frame pipeline first: a cipher we cannot set up must not leave a device behind.
   let pipeline: Pipeline;
   try {
-    if (flags.encrypt !== null) await io.prepareCipher?.();
-    if (flags.compress?.method === "lzo") await io.prepareLzo?.();
+    await io.prepareStages?.(flags);
     pipeline = new Pipeline(buildStages(flags, session.passwd));
   } catch (e) {
     return { kind: "failed", session: session.name, cause: "unsupported", message: (e as Error).message };

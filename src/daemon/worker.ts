@@ -145,14 +145,14 @@ class WorkerIo implements SessionIo {
     await nextMessage();
   }
 
-  /** Encrypted sessions run AES in libcrypto where it loads (ffi/libcrypto.ts), unless VTUNTS_DISABLE says libcrypto. */
-  async prepareCipher(): Promise<void> {
-    if (!DISABLED_FEATURES.has("libcrypto")) await loadLibCrypto();
-  }
-
-  /** LZO sessions compress with liblzo2 where it loads (ffi/liblzo.ts), unless VTUNTS_DISABLE says liblzo. */
-  async prepareLzo(): Promise<void> {
-    if (!DISABLED_FEATURES.has("liblzo")) await loadLibLzo();
+  /**
+   * Encrypted sessions run AES in libcrypto (ffi/libcrypto.ts) and LZO sessions
+   * compress with liblzo2 (ffi/liblzo.ts) where they load, unless VTUNTS_DISABLE
+   * names libcrypto or liblzo.
+   */
+  async prepareStages(flags: SessionFlags): Promise<void> {
+    if (flags.encrypt !== null && !DISABLED_FEATURES.has("libcrypto")) await loadLibCrypto();
+    if (flags.compress?.method === "lzo" && !DISABLED_FEATURES.has("liblzo")) await loadLibLzo();
   }
 
   appendStat(session: string, line: string): void {
