@@ -131,7 +131,7 @@ class WorkerIo implements SessionIo {
   }
 
   runLink(link: Link): Promise<LinkEnd> {
-    return Promise.resolve(runPollLoop(this.libc, link, this.wakeFd));
+    return Promise.resolve(runPollLoop(this.libc, link, this.wakeFd, { lonePath: !DISABLED_FEATURES.has("lone-path") }));
   }
 
   linkUp(info: LinkInfo, commands: readonly Command[], device: AnyDevice): void {

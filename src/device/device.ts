@@ -71,6 +71,22 @@ export interface BurstDevice {
   limitPacketLength(bytes: number): void;
   /** See {@link Device.close}. */
   close(): void;
+  /**
+   * The idle path (see Link.sendLonePacket), where a device offers it: reads
+   * once; a read that is one packet to send as it is stays in
+   * {@link loneBuffer} at `LONE_HEADROOM` and its length is returned, with the
+   * bytes before it free for the caller to use. A burst goes to `emit` as
+   * {@link readBurst} sends it, and -1 is returned; 0 when nothing was waiting.
+   */
+  readLone?(emit: PacketSink): number;
+  /** Where {@link readLone} leaves a packet (valid until the next read). */
+  readonly loneBuffer?: Uint8Array;
+  /**
+   * The idle path: writes one packet at once, after anything held back.
+   * `buf[offset - LONE_HEADROOM, offset)` may be overwritten. Returns
+   * `length` or `-errno` as {@link writePacket} does.
+   */
+  writeLone?(buf: Uint8Array, offset: number, length: number): number;
   /** Nothing is held back between batches (unlike a stream device, see {@link Device.backlog}). */
   readonly backlog?: undefined;
   readonly flush?: undefined;

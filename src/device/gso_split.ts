@@ -15,6 +15,7 @@
 import { checksum, fillL4Checksum, finishPartialChecksum, pseudoSumV4, pseudoSumV6, put16 } from "./checksum.ts";
 import {
   emptyVnetHeader,
+  GSO_ECN,
   GSO_NONE,
   GSO_TCPV4,
   GSO_TCPV6,
@@ -96,6 +97,29 @@ export class GsoSplitter {
   // A copy of the original headers: the in-place segments overwrite them, and
   // the sink may change an emitted segment, so later headers never come from one.
   private readonly template = new Uint8Array(MAX_HEADERS);
+
+  /**
+   * The IP length of the read at `buf[off, off+len)` (virtio header first)
+   * when it is one packet to send as it is: no segmentation offload, not a
+   * TCP packet over {@link maxPacket}. A partial checksum (a pure ACK, a
+   * small UDP packet) is finished in place, as `split` does. 0 when the read
+   * needs `split` (which also drops what is malformed). Not counted in
+   * {@link stats}: this is the idle path's test, and it touches nothing it
+   * need not.
+   */
+  wholePacket(buf: Uint8Array, off: number, len: number): number {
+    if (len <= VNET_HDR_LEN || (buf[off + 1]! & ~GSO_ECN) !== GSO_NONE) return 0;
+    const ip = off + VNET_HDR_LEN;
+    const ipLen = len - VNET_HDR_LEN;
+    if (this.maxPacket > 0 && ipLen > this.maxPacket && unfragmentedTcpVersion(buf, ip, ipLen) !== 0) return 0;
+    if ((buf[off]! & VNET_F_NEEDS_CSUM) !== 0) {
+      const csumStart = buf[off + 6]! | (buf[off + 7]! << 8);
+      const csumOffset = buf[off + 8]! | (buf[off + 9]! << 8);
+      // Out of range leaves the packet as it was: split() drops and counts it.
+      if (!finishPartialChecksum(buf, ip, ipLen, csumStart, csumOffset)) return 0;
+    }
+    return ipLen;
+  }
 
   /**
    * Splits the packet at `buf[off, off+len)` (virtio header first) and hands

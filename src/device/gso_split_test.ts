@@ -23,7 +23,7 @@ import {
   type Parsed,
 } from "../../test/fakes/packets.ts";
 import { GsoSplitter } from "./gso_split.ts";
-import { GSO_ECN, GSO_TCPV4, GSO_TCPV6, GSO_UDP, GSO_UDP_L4, VNET_F_NEEDS_CSUM } from "./vnet_header.ts";
+import { GSO_ECN, GSO_TCPV4, GSO_TCPV6, GSO_UDP, GSO_UDP_L4, VNET_F_DATA_VALID, VNET_F_NEEDS_CSUM } from "./vnet_header.ts";
 
 /** Runs the splitter and returns copies of what it emitted. */
 function split(buf: Uint8Array, off = 0, len = buf.length - off, splitter = new GsoSplitter()): Uint8Array[] {
@@ -250,5 +250,46 @@ describe("GsoSplitter: maxPacket (UDP tunnels: every frame fits one datagram)", 
     const read = tsoRead({ seq: 1, flags: ACK, options: OPTS, payload: pattern(5000, 37) }, MSS);
     assert.equal(split(read, 0, read.length, splitter).length, Math.ceil(5000 / MSS));
     assert.equal(splitter.stats.capped, 0);
+  });
+});
+
+describe("GsoSplitter.wholePacket (the idle path's test)", () => {
+  it("takes a read that split() would pass through untouched, and gives its IP length", () => {
+    const s = new GsoSplitter();
+    const udp = buildPacket({ proto: "udp", payload: pattern(99) });
+    assert.equal(s.wholePacket(withVnet(udp, {}), 0, 10 + udp.length), udp.length);
+    // DATA_VALID (checksum already checked) changes nothing; the read may start at an offset.
+    assert.equal(s.wholePacket(withVnet(udp, { flags: VNET_F_DATA_VALID }, 6), 6, 10 + udp.length), udp.length);
+    const tcp = buildPacket({ flags: ACK, options: OPTS, payload: pattern(500) });
+    s.maxPacket = 1470;
+    assert.equal(s.wholePacket(withVnet(tcp, {}), 0, 10 + tcp.length), tcp.length);
+    assert.equal(s.stats.packets, 0, "not counted");
+  });
+
+  for (const v6 of [false, true]) {
+    it(`${v6 ? "IPv6" : "IPv4"}: finishes the partial checksum of a pure ACK in place, as split() does`, () => {
+      const full = buildPacket({ v6, flags: ACK, options: OPTS });
+      const read = withVnet(buildPacket({ v6, flags: ACK, options: OPTS, partial: true }), {
+        flags: VNET_F_NEEDS_CSUM, csumStart: v6 ? 40 : 20, csumOffset: 16,
+      });
+      const s = new GsoSplitter();
+      assert.equal(s.wholePacket(read, 0, read.length), full.length);
+      assert.deepEqual(read.subarray(10), full);
+    });
+  }
+
+  it("leaves to split() what needs work: GSO, a bad checksum offset, a TCP packet over maxPacket, a truncated read", () => {
+    const s = new GsoSplitter();
+    const tcp = buildPacket({ flags: ACK, options: OPTS, payload: pattern(1448) });
+    assert.equal(s.wholePacket(withVnet(tcp, { gsoType: GSO_TCPV4, gsoSize: MSS }), 0, 10 + tcp.length), 0);
+    assert.equal(s.wholePacket(withVnet(tcp, { gsoType: GSO_TCPV4 | GSO_ECN, gsoSize: MSS }), 0, 10 + tcp.length), 0);
+    const badStart = withVnet(tcp, { flags: VNET_F_NEEDS_CSUM, csumStart: 4000, csumOffset: 16 });
+    assert.equal(s.wholePacket(badStart, 0, badStart.length), 0, "a checksum out of range: split() drops it");
+    assert.deepEqual(badStart.subarray(10), tcp, "untouched");
+    s.maxPacket = 1000;
+    assert.equal(s.wholePacket(withVnet(tcp, {}), 0, 10 + tcp.length), 0, "TCP over maxPacket is cut by split()");
+    const udp = buildPacket({ proto: "udp", payload: pattern(1400) });
+    assert.equal(s.wholePacket(withVnet(udp, {}), 0, 10 + udp.length), udp.length, "UDP keeps its size");
+    assert.equal(s.wholePacket(withVnet(udp, {}), 0, 10), 0, "a header alone");
   });
 });

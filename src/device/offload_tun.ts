@@ -13,12 +13,15 @@ import type { AnyDevice, BurstDevice } from "./device.ts";
 import { GroCoalescer } from "./gro_coalesce.ts";
 import { GsoSplitter, type PacketSink } from "./gso_split.ts";
 import { openTun, TUN_F_CSUM, TUN_F_TSO4, TUN_F_TSO6, TUN_F_TSO_ECN, TUN_F_USO4, TUN_F_USO6, TunDevice } from "./tun.ts";
-import { VNET_HDR_LEN } from "./vnet_header.ts";
+import { VNET_HDR_LEN, writeZeroVnetHeader } from "./vnet_header.ts";
 import { allocBytes } from "../bytes.ts";
+import { LONE_HEADROOM } from "../protocol/frame.ts";
 
 // A read holds the virtio header and an IP packet of up to 64 KiB; one byte
 // more lets the splitter see a truncated (oversized) read as malformed.
 const READ_SIZE = VNET_HDR_LEN + 65536;
+// readLone leaves a packet right after its virtio header; writeLone puts one there.
+if (LONE_HEADROOM !== VNET_HDR_LEN) throw new Error("offload_tun: LONE_HEADROOM must be the virtio header's size");
 
 /** A TUN opened with `IFF_VNET_HDR` and TSO, read in bursts and written in merged runs. */
 export class OffloadTun implements BurstDevice {
@@ -51,6 +54,28 @@ export class OffloadTun implements BurstDevice {
     if (n === 0) return false;
     this.splitter.split(this.readBuf, 0, n, emit);
     return true;
+  }
+
+  readLone(emit: PacketSink): number {
+    const n = this.tun.readPacket(this.readBuf, 0, READ_SIZE);
+    if (n === 0) return 0;
+    const whole = this.splitter.wholePacket(this.readBuf, 0, n);
+    if (whole > 0) return whole;
+    this.splitter.split(this.readBuf, 0, n, emit);
+    return -1;
+  }
+
+  get loneBuffer(): Uint8Array {
+    return this.readBuf;
+  }
+
+  writeLone(buf: Uint8Array, offset: number, length: number): number {
+    this.refusal = 0;
+    this.coalescer.flush(); // normally empty: every receive batch ends with endWrites()
+    writeZeroVnetHeader(buf, offset - VNET_HDR_LEN);
+    const r = this.tun.writePacket(buf, offset - VNET_HDR_LEN, VNET_HDR_LEN + length);
+    if (r < 0) return r;
+    return this.refusal < 0 ? this.refusal : length;
   }
 
   writePacket(buf: Uint8Array, offset: number, length: number): number {

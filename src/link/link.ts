@@ -15,6 +15,15 @@
  * handed over as they arrive and it is told to write what it held back after
  * every transport receive, so merging adds no latency.
  *
+ * On a tunnel at rest a wake-up brings one packet, and the batch machinery
+ * is most of what it costs: the caches are cold then, and each layer a packet
+ * goes through adds microseconds to the round trip. Where the device and the
+ * transport offer it, the driver takes the idle path for a wake-up of the
+ * device or of the socket alone ({@link sendLonePacket},
+ * {@link receiveLoneFrame}): the packet is framed in place and sent at once,
+ * a received frame written to the device in place, and only then are both
+ * drained the batch way.
+ *
  * A costly pipeline (zlib, Blowfish) takes milliseconds for one device batch.
  * Frames from the peer (the ACKs of the traffic being sent, ping replies)
  * must not wait for all of it: while it works through a batch, the link
@@ -25,9 +34,9 @@ import type { AnyDevice, BurstDevice, Device } from "../device/device.ts";
 import { DeviceError } from "../device/device.ts";
 import { errnoName } from "../../ffi/errno.ts";
 import type { Logger } from "../log.ts";
-import { CONN_CLOSE, controlName, ECHO_REP, ECHO_REQ, HEADER_SIZE, MAX_FRAME_BODY, MAX_PACKET } from "../protocol/frame.ts";
+import { CONN_CLOSE, controlName, ECHO_REP, ECHO_REQ, HEADER_SIZE, LONE_HEADROOM, MAX_FRAME_BODY, MAX_PACKET } from "../protocol/frame.ts";
 import { TransportError, type FrameSink, type FrameTransport } from "../transport/transport.ts";
-import type { Pipeline } from "./pipeline.ts";
+import { SCRATCH_SIZE, type Pipeline } from "./pipeline.ts";
 import type { Shaper } from "./shaper.ts";
 import { allocBytes, copyBytes } from "../bytes.ts";
 
@@ -128,6 +137,37 @@ const READ_CAPACITY = MAX_PACKET + 1;
 export const SERVICE_INTERVAL_MS = 0.25;
 const SERVICE_CHECK_FRAMES = 8;
 
+/** Every how many idle-path wake-ups a drain is tried while drains find nothing (see {@link DrainPolicy}). */
+const DRAIN_PROBE = 8;
+
+/**
+ * Whether the idle path reads on after its one packet (until the device or
+ * socket is empty) or goes back to poll(). On a tunnel at rest the read finds
+ * nothing, and only holds the thread from sleeping while the peer's thread,
+ * on a 2-CPU machine often waiting for the same CPU, has the reply to send;
+ * poll() is level-triggered, so nothing is missed. In a stream of small
+ * packets, though, draining saves a poll() per packet. So: drain while
+ * drains find more, and otherwise every {@link DRAIN_PROBE}th wake-up, to
+ * notice a stream starting.
+ */
+export class DrainPolicy {
+  private draining = true;
+  private skipped = 0;
+
+  /** True when this wake-up should drain. */
+  due(): boolean {
+    if (this.draining) return true;
+    if (++this.skipped < DRAIN_PROBE) return false;
+    this.skipped = 0;
+    return true;
+  }
+
+  /** What the drain found: more packets keep the draining on. */
+  found(more: boolean): void {
+    this.draining = more;
+  }
+}
+
 /** One tunnel link between a device and a transport. */
 export class Link implements FrameSink {
   /** Set once the link has ended; the driver stops then. */
@@ -149,6 +189,23 @@ export class Link implements FrameSink {
   private framesSinceCheck = 0;
   /** The transport's maxFrame last passed on to the burst device (-1: none yet). */
   private frameLimit = -1;
+  /** True when the driver may call {@link sendLonePacket}. */
+  readonly canSendLone: boolean;
+  /** True when the driver may call {@link receiveLoneFrame}. */
+  readonly canReceiveLone: boolean;
+  /** The idle path's encoded frame (header first), with stages. */
+  private readonly loneOut: Uint8Array | null;
+  /** The idle path's decoded packet, with headroom in front, with stages. */
+  private readonly loneIn: Uint8Array | null;
+  /** No stages: packets pass unchanged (the pipeline's isEmpty, read once: the idle path touches no more than it must). */
+  private readonly direct: boolean;
+  private readonly dropDummyPackets: boolean;
+  /** Whether the idle path drains the device, and the socket, after its packet. */
+  private readonly deviceDrain = new DrainPolicy();
+  private readonly socketDrain = new DrainPolicy();
+  /** Where {@link unpackFrame} left the packet of a received frame. */
+  private inPacket: Uint8Array;
+  private inAt = 0;
 
   constructor(
     readonly device: AnyDevice,
@@ -160,6 +217,16 @@ export class Link implements FrameSink {
     this.burst = device.burst ? device : null;
     this.overhead = pipeline.maxEncoded(0);
     this.clock = options.clock ?? (() => performance.now());
+    const b = this.burst;
+    // The shaper meters every packet; the idle path is for links that send as they read.
+    this.canSendLone = b !== null && b.readLone !== undefined && b.loneBuffer !== undefined && transport.sendLone !== undefined &&
+      options.shaper === undefined;
+    this.canReceiveLone = b !== null && b.writeLone !== undefined && transport.receiveLone !== undefined && transport.loneInput !== undefined;
+    this.direct = pipeline.isEmpty;
+    this.dropDummyPackets = options.dropDummyPackets ?? false;
+    this.loneOut = pipeline.isEmpty ? null : allocBytes(HEADER_SIZE + MAX_PACKET + this.overhead);
+    this.loneIn = pipeline.isEmpty ? null : allocBytes(LONE_HEADROOM + SCRATCH_SIZE);
+    this.inPacket = this.plain;
   }
 
   /** Starts the link at time `nowMs` (monotonic ms): sends the first ECHO_REQ. */
@@ -216,12 +283,7 @@ export class Link implements FrameSink {
   /** Moves waiting device packets to the transport, then writes them out. */
   pumpDevice(): void {
     try {
-      this.serving = !this.pipeline.isEmpty;
-      if (this.serving) {
-        // Set at the first check: a lone packet (an idle ping) never reads the clock.
-        this.serveAt = -1;
-        this.framesSinceCheck = 0;
-      }
+      if (!this.direct) this.startServing();
       if (this.burst) this.readBursts(this.burst);
       else this.readPackets(this.device as Device);
       this.transport.flush();
@@ -230,6 +292,133 @@ export class Link implements FrameSink {
     } finally {
       this.serving = false;
     }
+  }
+
+  /**
+   * The idle path, device side: the driver calls this instead of
+   * {@link pumpDevice} when the device alone woke it. A read that is one
+   * packet is framed in place, in front of the packet, and sent at once (no
+   * burst callback, no send queue); a burst goes the batch way. Then the
+   * device is drained as pumpDevice drains it.
+   */
+  sendLonePacket(): void {
+    const device = this.burst!;
+    let n = 0;
+    try {
+      // A burst read instead goes through the stages as any batch does, serving the transport.
+      if (!this.direct) this.startServing();
+      this.applyFrameLimit(device);
+      n = device.readLone!(this.sendPacket);
+      if (n > 0) this.sendLone(device.loneBuffer!, LONE_HEADROOM, n);
+      else if (n < 0) this.transport.flush(); // see FIRST_OUT
+    } catch (e) {
+      this.fail(e);
+    } finally {
+      this.serving = false;
+    }
+    if (n === 0 || this.end !== null || !this.wantsDevice) return;
+    if (n < 0 || this.deviceDrain.due()) {
+      const sent = this.stats.packetsOut;
+      this.pumpDevice();
+      this.deviceDrain.found(this.stats.packetsOut !== sent);
+    }
+  }
+
+  /**
+   * The idle path, network side: the driver calls this instead of
+   * {@link pumpTransport} when the socket alone woke it. A datagram that is
+   * one data frame goes to the device at once, in place; then the device is
+   * read, as the kernel often answers inside that write (a ping, an ACK);
+   * then the socket is drained as pumpTransport drains it.
+   */
+  receiveLoneFrame(): void {
+    const t = this.transport;
+    let n = 0;
+    try {
+      n = t.receiveLone!(this);
+      if (n > 0) this.deliverLone(t.loneInput!, LONE_HEADROOM, n);
+    } catch (e) {
+      this.fail(e);
+    }
+    if (n === 0 || this.end !== null) return;
+    if (n > 0 && this.wantsDevice) {
+      if (this.canSendLone) this.sendLonePacket();
+      else this.pumpDevice();
+    }
+    // Anything but a lone data frame (control frames, coalesced datagrams) ends the batch way:
+    // held-back device writes and echo replies go out there.
+    if (n > 0 && !this.socketDrain.due()) return;
+    const delivered = this.stats.packetsIn;
+    this.pumpTransport();
+    if (n > 0) this.socketDrain.found(this.stats.packetsIn !== delivered);
+    if (this.stats.packetsIn !== delivered && this.end === null && this.wantsDevice) this.pumpDevice();
+  }
+
+  private startServing(): void {
+    this.serving = true;
+    // Set at the first check: a lone packet (an idle ping) never reads the clock.
+    this.serveAt = -1;
+    this.framesSinceCheck = 0;
+  }
+
+  /** Over UDP, TCP packets are cut to fit one unfragmented datagram (see GsoSplitter.maxPacket). */
+  private applyFrameLimit(device: BurstDevice): void {
+    const maxFrame = this.transport.maxFrame ?? 0;
+    if (maxFrame !== this.frameLimit) {
+      this.frameLimit = maxFrame;
+      device.limitPacketLength(maxFrame > 0 ? Math.max(0, maxFrame - HEADER_SIZE - this.overhead) : 0);
+    }
+  }
+
+  /** Frames and sends the `n`-byte packet at `buf[at]` (the bytes before it are free) at once, or queues it behind frames waiting. */
+  private sendLone(buf: Uint8Array, at: number, n: number): void {
+    if (n > MAX_PACKET) return this.dropOversize();
+    const t = this.transport;
+    this.stats.packetsOut++;
+    this.stats.bytesOut += n;
+    const direct = this.direct;
+    let body = buf;
+    let bodyAt = at;
+    let length = n;
+    if (!direct) {
+      body = this.loneOut!;
+      bodyAt = HEADER_SIZE;
+      length = this.pipeline.encode(buf, at, n, body, bodyAt);
+      if (length === 0) return;
+    }
+    if (!this.frameFits(length)) return;
+    this.stats.wireOut += length;
+    if (!t.sendLone!(body, bodyAt, length)) {
+      const q = t.reserveData(length);
+      if (q < 0) this.stats.sendDrops++;
+      else {
+        copyBytes(body, bodyAt, length, t.sendBuffer, q);
+        if (!t.commitData(length)) this.stats.sendDrops++;
+      }
+      t.flush();
+    }
+    if (!direct && this.pipeline.takeDummyRequest()) {
+      this.sendDummy();
+      t.flush();
+    }
+  }
+
+  /** Writes the packet of the received frame `buf[at, at+n)` (the bytes before it are free) to the device at once. */
+  private deliverLone(buf: Uint8Array, at: number, n: number): void {
+    const m = this.unpackFrame(buf, at, n);
+    if (m === 0) return;
+    let packet = this.inPacket;
+    let packetAt = this.inAt;
+    if (packet !== buf) {
+      // Decoded into the pipeline's buffer: give it headroom.
+      copyBytes(packet, packetAt, m, this.loneIn!, LONE_HEADROOM);
+      packet = this.loneIn!;
+      packetAt = LONE_HEADROOM;
+    }
+    const r = this.burst!.writeLone!(packet, packetAt, m);
+    if (r < 0) return this.deviceRefused(r);
+    this.stats.packetsIn++;
+    this.stats.bytesIn += m;
   }
 
   /** During a pipeline batch: every SERVICE_INTERVAL_MS, sends what is ready and takes what the peer sent. */
@@ -247,7 +436,7 @@ export class Link implements FrameSink {
   /** One packet per read; without stages it is read straight into the socket's send buffer. */
   private readPackets(device: Device): void {
     const t = this.transport;
-    const direct = this.pipeline.isEmpty;
+    const direct = this.direct;
     const shaper = this.options.shaper;
     for (let i = 0; i < DEVICE_BATCH && t.backlog < HIGH_WATER && this.end === null; i++) {
       if (shaper && !shaper.allows()) break;
@@ -266,12 +455,7 @@ export class Link implements FrameSink {
   /** A burst per read; {@link sendPacket} frames each of its packets. */
   private readBursts(device: BurstDevice): void {
     const t = this.transport;
-    // Over UDP, TCP packets are cut to fit one unfragmented datagram (see GsoSplitter.maxPacket).
-    const maxFrame = t.maxFrame ?? 0;
-    if (maxFrame !== this.frameLimit) {
-      this.frameLimit = maxFrame;
-      device.limitPacketLength(maxFrame > 0 ? Math.max(0, maxFrame - HEADER_SIZE - this.overhead) : 0);
-    }
+    this.applyFrameLimit(device);
     const shaper = this.options.shaper;
     for (let i = 0; i < DEVICE_BATCH && t.backlog < HIGH_WATER && this.end === null; i++) {
       if (shaper && !shaper.allows()) break;
@@ -305,21 +489,23 @@ export class Link implements FrameSink {
     const t = this.transport;
     this.stats.packetsOut++;
     this.stats.bytesOut += n;
-    const direct = this.pipeline.isEmpty;
+    const direct = this.direct;
     let length = n;
     if (!direct) length = this.pipeline.encode(src, srcAt, n, t.sendBuffer, at);
     else if (src !== t.sendBuffer || srcAt !== at) copyBytes(src, srcAt, n, t.sendBuffer, at);
-    if (length === 0) return;
-    if (length > MAX_FRAME_BODY) {
-      // vtund drops frames longer than this; do not send what the peer must discard.
-      if (this.stats.oversize++ === 0) this.log.warn(`dropping a packet that encodes to ${length} bytes (more than ${MAX_FRAME_BODY}); lower the MTU`);
-      return;
-    }
+    if (length === 0 || !this.frameFits(length)) return;
     this.stats.wireOut += length;
     this.options.shaper?.consume(length);
     if (!t.commitData(length)) this.stats.sendDrops++;
     // A cipher that just sent "rsyn" asks for a dummy frame right behind it (vtund does).
     if (!direct && this.pipeline.takeDummyRequest()) this.sendDummy();
+  }
+
+  /** False, and warns once, for a frame body longer than vtund accepts: do not send what the peer must discard. */
+  private frameFits(length: number): boolean {
+    if (length <= MAX_FRAME_BODY) return true;
+    if (this.stats.oversize++ === 0) this.log.warn(`dropping a packet that encodes to ${length} bytes (more than ${MAX_FRAME_BODY}); lower the MTU`);
+    return false;
   }
 
   private dropOversize(): void {
@@ -428,27 +614,9 @@ export class Link implements FrameSink {
 
   /** @internal A data frame arrived. */
   onData(buf: Uint8Array, offset: number, length: number): void {
-    this.idle = 0;
-    this.stats.wireIn += length;
-    let packet = buf;
-    let at = offset;
-    let n = length;
-    if (!this.pipeline.isEmpty) {
-      n = this.pipeline.decode(buf, offset, length);
-      // A cipher that lost sync asks us to send vtund's 1-byte dummy frame (see src/crypto).
-      if (this.pipeline.takeDummyRequest()) this.sendDummy();
-      if (n === 0) {
-        this.stats.decodeDrops++;
-        return;
-      }
-      packet = this.pipeline.decoded;
-      at = 0;
-    }
-    if (n === 1 && this.options.dropDummyPackets) {
-      this.stats.dummyFrames++;
-      return;
-    }
-    const r = this.device.writePacket(packet, at, n);
+    const n = this.unpackFrame(buf, offset, length);
+    if (n === 0) return;
+    const r = this.device.writePacket(this.inPacket, this.inAt, n);
     if (r < 0) {
       this.deviceRefused(r);
       // A burst device refused an earlier, held-back write: this packet itself was taken.
@@ -456,6 +624,35 @@ export class Link implements FrameSink {
     }
     this.stats.packetsIn++;
     this.stats.bytesIn += n;
+  }
+
+  /**
+   * The packet of a received data frame: decoded when there are stages,
+   * counted. Returns its length, the packet at `inPacket[inAt]`, or 0 when
+   * there is nothing to write (a decode drop, a peer's resync dummy).
+   */
+  private unpackFrame(buf: Uint8Array, offset: number, length: number): number {
+    this.idle = 0;
+    this.stats.wireIn += length;
+    let n = length;
+    this.inPacket = buf;
+    this.inAt = offset;
+    if (!this.direct) {
+      n = this.pipeline.decode(buf, offset, length);
+      // A cipher that lost sync asks us to send vtund's 1-byte dummy frame (see src/crypto).
+      if (this.pipeline.takeDummyRequest()) this.sendDummy();
+      if (n === 0) {
+        this.stats.decodeDrops++;
+        return 0;
+      }
+      this.inPacket = this.pipeline.decoded;
+      this.inAt = 0;
+    }
+    if (n === 1 && this.dropDummyPackets) {
+      this.stats.dummyFrames++;
+      return 0;
+    }
+    return n;
   }
 
   /** Counts a device write the kernel refused (`r` = -errno) and says so once per errno. */

@@ -29,8 +29,8 @@ export interface FrameStage {
   close?(): void;
 }
 
-/** Size of each scratch buffer: a 12-bit frame length plus room for stage overheads. */
-const SCRATCH_SIZE = 8192;
+/** Size of each scratch buffer (the longest {@link Pipeline.decode} result): a 12-bit frame length plus room for stage overheads. */
+export const SCRATCH_SIZE = 8192;
 
 /** The stages of one session, applied in order. */
 export class Pipeline {

@@ -6,7 +6,9 @@
  *
  * The clock is read once per wake-up, and not at all when the link has no
  * timer: on an idle tunnel each packet is a cold wake-up, and every runtime
- * call on that path adds to the round-trip time.
+ * call on that path adds to the round-trip time. For the same reason a
+ * wake-up of the device alone or of the socket alone takes the link's idle
+ * path (Link.sendLonePacket, Link.receiveLoneFrame) unless `lonePath` is off.
  */
 import { Errno } from "../../ffi/errno.ts";
 import { check, POLLERR, POLLHUP, POLLIN, POLLNVAL, POLLOUT, type Libc } from "../../ffi/libc.ts";
@@ -19,8 +21,19 @@ const SOCKET = 2;
 /** Byte written to the wake-up pipe to ask for a statistics reset (SIGUSR1); any other byte means "stop". */
 export const WAKE_RESET_STATS = 2;
 
+/** Options of {@link runPollLoop}. */
+export interface PollLoopOptions {
+  /** Monotonic milliseconds (default performance.now). */
+  now?: () => number;
+  /** Take the link's idle path where it has one (default true; VTUNTS_DISABLE=lone-path). */
+  lonePath?: boolean;
+}
+
 /** Runs `link` until it ends; `wakeFd` readable means "stop" (or a stats reset). Returns why it ended. */
-export function runPollLoop(libc: Libc, link: Link, wakeFd: number, now: () => number = () => performance.now()): LinkEnd {
+export function runPollLoop(libc: Libc, link: Link, wakeFd: number, options: PollLoopOptions = {}): LinkEnd {
+  const now = options.now ?? (() => performance.now());
+  const loneSend = (options.lonePath ?? true) && link.canSendLone;
+  const loneReceive = (options.lonePath ?? true) && link.canReceiveLone;
   const fds = new Uint8Array(3 * 8);
   const fdv = new Int32Array(fds.buffer); // fd at [2*i]
   const ev = new Int16Array(fds.buffer); // events at [4*i+2], revents at [4*i+3]
@@ -45,7 +58,13 @@ export function runPollLoop(libc: Libc, link: Link, wakeFd: number, now: () => n
       continue;
     }
     check(n, "link: poll()");
-    if (n > 0) {
+    const dev = ev[4 * DEVICE + 3]!;
+    const sock = ev[4 * SOCKET + 3]!;
+    if (n === 1 && dev === POLLIN && loneSend) {
+      link.sendLonePacket();
+    } else if (n === 1 && sock === POLLIN && loneReceive) {
+      link.receiveLoneFrame();
+    } else if (n > 0) {
       if (ev[4 * WAKE + 3]) {
         const r = libc.read(wakeFd, wakeBytes, 0, wakeBytes.length);
         if (r > 0 && wakeBytes.subarray(0, r).every((b) => b === WAKE_RESET_STATS)) {
@@ -55,11 +74,9 @@ export function runPollLoop(libc: Libc, link: Link, wakeFd: number, now: () => n
           break;
         }
       }
-      const sock = ev[4 * SOCKET + 3]!;
       const deliveredBefore = link.stats.packetsIn;
       if (sock & (POLLIN | POLLERR | POLLHUP | POLLNVAL)) link.pumpTransport();
       if (sock & POLLOUT && link.end === null) link.flushTransport();
-      const dev = ev[4 * DEVICE + 3]!;
       if (dev & POLLOUT && link.end === null) link.flushDevice();
       // The kernel often answers a packet inside the write that delivered it (a ping, a TCP
       // segment's ACK): read the device at once then, rather than after one more poll().

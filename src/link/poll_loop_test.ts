@@ -83,7 +83,7 @@ function run(options: Partial<LinkOptions>, peerFrames: Uint8Array, onPoll: (n: 
     assert.equal(libc.send(peer, peerFrames, 0, peerFrames.length, 0), peerFrames.length);
     const transport = new TcpFrameTransport(counting, sock);
     const link = new Link(device, transport, new Pipeline([]), { keepalive: null, initialEcho: false, ...options }, memoryLogger().log);
-    const end = runPollLoop(counting, link, wakeRead, now);
+    const end = runPollLoop(counting, link, wakeRead, { now });
     return { end, device, answer, polls, clockReads };
   } finally {
     for (const fd of [sock, peer, devRead, devWrite, wakeRead, wakeWrite]) libc.close(fd);

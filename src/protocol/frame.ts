@@ -23,6 +23,13 @@ export const HEADER_SIZE = 2;
 export const MAX_PACKET = 2048;
 /** Largest frame body a receiver accepts (VTUN_FRAME_SIZE + VTUN_FRAME_OVERHEAD). */
 export const MAX_FRAME_BODY = 2148;
+/**
+ * Bytes before a packet that the idle path (Link.sendLonePacket,
+ * Link.receiveLoneFrame) may overwrite: room for a frame header in front of
+ * a packet read from the device, and for a virtio header in front of a frame
+ * body received from the network, so that neither is copied.
+ */
+export const LONE_HEADROOM = 10;
 
 /** Writes the header of a data frame with an `length`-byte body at `buf[at]`. */
 export function writeDataHeader(buf: Uint8Array, at: number, length: number): void {

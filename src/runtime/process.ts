@@ -92,9 +92,10 @@ export function setProcessName(name: string): Error | null {
 
 /**
  * Features to switch off, for tests of the fallbacks and for kernels that
- * misbehave: VTUNTS_DISABLE=tun-offload,udp-gso,udp-gro,libcrypto,liblzo,code-release
+ * misbehave: VTUNTS_DISABLE=tun-offload,udp-gso,udp-gro,libcrypto,liblzo,code-release,lone-path
  * (any of them; without libcrypto AES runs in node:crypto, without liblzo LZO
- * in TypeScript; code-release: see src/runtime/code_pages.ts).
+ * in TypeScript; code-release: see src/runtime/code_pages.ts; lone-path: every
+ * wake-up takes the batch path, see src/link/link.ts).
  */
 export const DISABLED_FEATURES: ReadonlySet<string> = new Set(
   (process.env.VTUNTS_DISABLE ?? "").split(",").map((s) => s.trim()).filter((s) => s !== ""),

@@ -16,7 +16,7 @@ import {
   writeDataHeader,
 } from "../protocol/frame.ts";
 import { TransportError, type FrameSink, type FrameTransport, type ReceiveStatus } from "./transport.ts";
-import { allocBytes } from "../bytes.ts";
+import { allocBytes, copyBytes } from "../bytes.ts";
 
 const IN_SIZE = 256 * 1024;
 const OUT_SIZE = 256 * 1024;
@@ -141,6 +141,23 @@ export class TcpFrameTransport implements FrameTransport {
       this.outStart += r;
     }
     this.outStart = this.outEnd = 0;
+    return true;
+  }
+
+  sendLone(buf: Uint8Array, offset: number, length: number): boolean {
+    if (this.closed || this.outEnd !== this.outStart) return false;
+    const at = offset - HEADER_SIZE;
+    const total = HEADER_SIZE + length;
+    writeDataHeader(buf, at, length);
+    const r = this.libc.send(this.fd, buf, at, total, MSG_NOSIGNAL);
+    if (r === -Errno.EAGAIN || r === -Errno.EINTR) return false;
+    if (r < 0) throw new TransportError(`tcp: send failed: ${errnoName(r)}`);
+    if (r < total) {
+      // The socket took part of it: the rest goes first in the (empty) queue.
+      copyBytes(buf, at + r, total - r, this.output, 0);
+      this.outStart = 0;
+      this.outEnd = total - r;
+    }
     return true;
   }
 

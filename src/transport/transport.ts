@@ -47,6 +47,27 @@ export interface FrameTransport {
   sendControl(control: number): boolean;
   /** Writes queued frames as far as the socket takes them; true when nothing is left. */
   flush(): boolean;
+  /**
+   * The idle path (see Link.sendLonePacket), where a transport offers it:
+   * sends the data frame whose body is `buf[offset, offset+length)` at once,
+   * its header written into the bytes before the body. False when it has to
+   * wait its turn (frames are queued, the peer is not known yet, the socket
+   * is full): nothing was sent, and the caller queues it with
+   * {@link reserveData}. A frame the socket refuses for good is dropped and
+   * counted as {@link flush} drops it.
+   */
+  sendLone?(buf: Uint8Array, offset: number, length: number): boolean;
+  /**
+   * The idle path (see Link.receiveLoneFrame): receives once. When that is a
+   * single data frame its body length is returned, the body at
+   * `loneInput[LONE_HEADROOM]` (valid until the next receive, the bytes
+   * before it free for the caller to use); anything else goes to `sink` as
+   * {@link receive} hands it over, and -1 is returned; 0 when nothing was
+   * waiting. Throws as `receive` does.
+   */
+  receiveLone?(sink: FrameSink): number;
+  /** Where {@link receiveLone} leaves a frame body. */
+  readonly loneInput?: Uint8Array;
   /** Closes the socket. */
   close(): void;
 }

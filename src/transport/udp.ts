@@ -15,7 +15,7 @@
  */
 import { Errno, errnoName } from "../../ffi/errno.ts";
 import { MSG_NOSIGNAL, MSG_PEEK, type Libc } from "../../ffi/libc.ts";
-import { HEADER_SIZE, writeControlHeader, writeDataHeader } from "../protocol/frame.ts";
+import { CONTROL_MASK, HEADER_SIZE, LONE_HEADROOM, MAX_FRAME_BODY, readHeader, writeControlHeader, writeDataHeader } from "../protocol/frame.ts";
 import { TransportError, type FrameSink, type FrameTransport, type ReceiveStatus } from "./transport.ts";
 import { deliverDatagrams, frameSize, GSO_MAX_BYTES, GSO_MAX_SEGMENTS, gsoRunEnd } from "./udp_gso.ts";
 import { allocBytes } from "../bytes.ts";
@@ -57,7 +57,8 @@ export interface UdpOptions {
 /** Frames on a connected UDP socket. */
 export class UdpFrameTransport implements FrameTransport {
   readonly kind = "udp";
-  private readonly input = allocBytes(IN_SIZE);
+  // Room in front for a receiveLone() body at LONE_HEADROOM.
+  private readonly input = allocBytes(LONE_HEADROOM - HEADER_SIZE + IN_SIZE);
   private readonly output = allocBytes(OUT_SIZE);
   private outStart = 0;
   private outEnd = 0;
@@ -194,7 +195,7 @@ export class UdpFrameTransport implements FrameTransport {
       const start = this.outStart;
       const seg = frameSize(out, start);
       const end = seg <= this.gsoMax ? gsoRunEnd(out, start, this.outEnd, GSO_MAX_SEGMENTS, GSO_MAX_BYTES) : start + seg;
-      const r = this.sendRun(start, end - start, seg);
+      const r = this.sendRun(out, start, end - start, seg);
       if (r === Sent.Again) return false;
       if (r === Sent.Done) this.outStart = end;
     }
@@ -202,11 +203,48 @@ export class UdpFrameTransport implements FrameTransport {
     return true;
   }
 
+  sendLone(buf: Uint8Array, offset: number, length: number): boolean {
+    if (this.closed || this.awaitingPeer || this.outEnd !== this.outStart) return false;
+    const at = offset - HEADER_SIZE;
+    const total = HEADER_SIZE + length;
+    writeDataHeader(buf, at, length);
+    // The usual case in one call: UDP_SEGMENT off, or not shorter than this datagram (see sendRun).
+    if (total <= this.socketSegment || this.socketSegment === 0) {
+      if (this.libc.send(this.fd, buf, at, total, MSG_NOSIGNAL) === total) return true;
+    }
+    for (;;) {
+      const r = this.sendRun(buf, at, total, total);
+      if (r === Sent.Done) return true;
+      if (r === Sent.Again) return false;
+    }
+  }
+
+  get loneInput(): Uint8Array {
+    return this.input;
+  }
+
+  receiveLone(sink: FrameSink): number {
+    if (this.awaitingPeer && !this.learnPeer()) return 0;
+    const at = LONE_HEADROOM - HEADER_SIZE;
+    const r = this.libc.recv(this.fd, this.input, at, IN_SIZE, 0);
+    if (r < 0) {
+      if (r === -Errno.EAGAIN || r === -Errno.EINTR) return 0;
+      throw this.failure("recv", r);
+    }
+    // A datagram that is one data frame: its header gives the rest's length (vtund's rule, see deliverDatagrams).
+    if (r > HEADER_SIZE) {
+      const header = readHeader(this.input, at);
+      if ((header & CONTROL_MASK) === 0 && header === r - HEADER_SIZE && header <= MAX_FRAME_BODY) return header;
+    }
+    deliverDatagrams(this.input, r, this.coalesced, sink, at);
+    return -1;
+  }
+
   /**
-   * Sends `output[at, at+total)`: one datagram when `total === seg`, else a
+   * Sends `buf[at, at+total)`: one datagram when `total === seg`, else a
    * GSO run of `seg`-byte datagrams (the last may be shorter).
    */
-  private sendRun(at: number, total: number, seg: number): Sent {
+  private sendRun(buf: Uint8Array, at: number, total: number, seg: number): Sent {
     const gso = total > seg;
     // UDP_SEGMENT applies to every send: a run needs it equal to its frame size, and a single
     // datagram longer than it would be cut up, so switch it off for those.
@@ -218,7 +256,7 @@ export class UdpFrameTransport implements FrameTransport {
         return Sent.Retry;
       }
     }
-    const r = this.libc.send(this.fd, this.output, at, total, MSG_NOSIGNAL);
+    const r = this.libc.send(this.fd, buf, at, total, MSG_NOSIGNAL);
     if (r >= 0) return Sent.Done;
     if (r === -Errno.EAGAIN) return Sent.Again;
     if (r === -Errno.EINTR) return Sent.Retry;

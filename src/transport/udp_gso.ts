@@ -45,32 +45,32 @@ export function gsoRunEnd(buf: Uint8Array, start: number, end: number, maxSegmen
 }
 
 /**
- * Hands the frames in a received buffer `buf[0, length)` to `sink`. Without
+ * Hands the frames in a received buffer `buf[start, start+length)` to `sink`. Without
  * `coalesced` the buffer is one datagram and must hold exactly one frame
  * (vtund's rule). With it (a socket with `UDP_GRO`) it may hold several
  * datagrams: every frame as long as the first, but a shorter last one. At the
  * first frame that breaks that layout the rest of the buffer is reported as
  * a bad frame and dropped: its datagram boundaries are unknown.
  */
-export function deliverDatagrams(buf: Uint8Array, length: number, coalesced: boolean, sink: FrameSink): void {
+export function deliverDatagrams(buf: Uint8Array, length: number, coalesced: boolean, sink: FrameSink, start = 0): void {
   if (length < HEADER_SIZE) {
     sink.onBadFrame(`datagram of ${length} bytes`);
     return;
   }
   if (!coalesced) {
-    deliverOne(buf, 0, length, sink);
+    deliverOne(buf, start, length, sink);
     return;
   }
-  const seg = frameSize(buf, 0);
+  const seg = frameSize(buf, start);
   let at = 0;
   while (at < length) {
     const left = length - at;
-    const size = left < HEADER_SIZE ? -1 : frameSize(buf, at);
+    const size = left < HEADER_SIZE ? -1 : frameSize(buf, start + at);
     if (size < 0 || size > left || size > seg || (size < seg && size !== left)) {
       sink.onBadFrame(`received ${length} bytes (coalesced datagrams) that do not split into ${seg}-byte frames at byte ${at}`);
       return;
     }
-    deliverOne(buf, at, size, sink);
+    deliverOne(buf, start + at, size, sink);
     at += size;
   }
 }

@@ -10,7 +10,7 @@ import assert from "node:assert/strict";
 import { Errno } from "../../ffi/errno.ts";
 import { createLibc, type Libc } from "../../ffi/index.ts";
 import { AF_INET, SOCK_CLOEXEC, SOCK_DGRAM, SOCK_NONBLOCK } from "../../ffi/libc.ts";
-import { HEADER_SIZE } from "../protocol/frame.ts";
+import { HEADER_SIZE, LONE_HEADROOM } from "../protocol/frame.ts";
 import { encodeSockaddr } from "./address.ts";
 import { localEndpoint } from "./socket.ts";
 import type { FrameSink } from "./transport.ts";
@@ -165,5 +165,67 @@ describe("UdpFrameTransport on loopback", () => {
     const { frames, bad } = receiveFrames(receiver, SIZES.length + 1);
     assert.deepEqual(bad, []);
     assert.deepEqual(frames, expected(SIZES));
+  });
+
+  it("idle path: a lone frame goes out framed in place as one datagram, after a GSO run too", () => {
+    const [a, b] = socketPair();
+    const t = new UdpFrameTransport(libc, a, { gro: false });
+    // A GSO run first leaves UDP_SEGMENT set on the socket; a lone frame longer than it must still go whole.
+    queue(t, [1400, 1400, 1400]);
+    assert.ok(t.flush());
+    drainRaw(b);
+    for (const n of [84, 1400, 2000]) {
+      const buf = new Uint8Array(LONE_HEADROOM + n);
+      buf.fill(0x77, LONE_HEADROOM);
+      assert.ok(t.sendLone(buf, LONE_HEADROOM, n));
+      const got = drainRaw(b);
+      assert.equal(got.length, 1, `one datagram for ${n}`);
+      assert.equal(got[0]!.length, HEADER_SIZE + n);
+      assert.equal((got[0]![0]! << 8) | got[0]![1]!, n);
+      assert.ok(got[0]!.subarray(HEADER_SIZE).every((x) => x === 0x77));
+    }
+  });
+
+  it("idle path: a lone frame waits its turn behind queued frames (nothing is sent)", () => {
+    const [a, b] = socketPair();
+    const t = new UdpFrameTransport(libc, a, { gro: false });
+    queue(t, [100]);
+    const buf = new Uint8Array(LONE_HEADROOM + 50);
+    assert.equal(t.sendLone(buf, LONE_HEADROOM, 50), false);
+    assert.deepEqual(drainRaw(b), []);
+    assert.ok(t.flush());
+    assert.equal(drainRaw(b).length, 2, "the queued frame and the echo request");
+  });
+
+  it("idle path: a lone data frame lands at loneInput[LONE_HEADROOM]; control frames and coalesced datagrams go to the sink", () => {
+    const [a, b] = socketPair();
+    const sender = new UdpFrameTransport(libc, a);
+    const receiver = new UdpFrameTransport(libc, b);
+    const seen: string[] = [];
+    const sink: FrameSink = {
+      onData: (buf, off, len) => seen.push(`${len}#${buf[off]}`),
+      onControl: (c) => seen.push(`control ${c.toString(16)}`),
+      onBadFrame: (reason) => seen.push(`bad: ${reason}`),
+    };
+    assert.equal(receiver.receiveLone(sink), 0, "nothing waiting");
+    const lone = new Uint8Array(LONE_HEADROOM + 300).fill(9, LONE_HEADROOM);
+    assert.ok(sender.sendLone(lone, LONE_HEADROOM, 300));
+    assert.equal(receiver.receiveLone(sink), 300);
+    assert.ok(receiver.loneInput.subarray(LONE_HEADROOM, LONE_HEADROOM + 300).every((x) => x === 9));
+    assert.equal(seen.length, 0);
+    assert.ok(sender.sendControl(0x2000));
+    assert.ok(sender.flush());
+    assert.equal(receiver.receiveLone(sink), -1);
+    assert.deepEqual(seen, ["control 2000"]);
+    // A GSO run arrives coalesced (UDP_GRO; on loopback it does): not one frame, so its frames go
+    // to the sink. Were it not coalesced, each datagram would be a lone frame: the same frames.
+    seen.length = 0;
+    queue(sender, [1000, 1000, 1000]);
+    assert.ok(sender.flush());
+    for (let i = 0; i < 10 && seen.length < 4; i++) {
+      const r = receiver.receiveLone(sink);
+      if (r > 0) seen.push(`${r}#${receiver.loneInput[LONE_HEADROOM]} (lone)`);
+    }
+    assert.deepEqual(seen.map((s) => s.replace(" (lone)", "")), ["1000#0", "1000#1", "1000#2", "control 2000"]);
   });
 });

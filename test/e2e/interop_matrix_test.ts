@@ -1,7 +1,8 @@
 /**
  * The interop matrix against the real vtund 3.0.4, both directions (vtunts
  * client ↔ vtund server, vtund client ↔ vtunts server): every cipher over tcp
- * and udp, zlib and lzo at two levels (lzo also without liblzo2), and the
+ * and udp, zlib and lzo at two levels (lzo also without liblzo2), one case
+ * without the idle path, and the
  * ether, pipe and tty session types. Every case checks that data crosses intact (ping payload patterns,
  * ARP, byte-exact files), not only that a process started.
  *
@@ -53,6 +54,8 @@ function cases(): Case[] {
   for (const compress of ["zlib:1", "zlib:9", "lzo:1", "lzo:9"]) add(`tcp ${compress}`, { proto: "tcp", compress });
   // LZO runs on liblzo2 where it loads (above); this is the TypeScript codec against vtund's C one.
   add("tcp lzo:1 without liblzo2", { proto: "tcp", compress: "lzo:1", vtuntsEnv: { VTUNTS_DISABLE: "liblzo" } });
+  // Pings at rest take the idle path (src/link/link.ts) in every case above; this is the batch path alone.
+  add("udp aes128ecb without the idle path", { proto: "udp", encrypt: "aes128ecb", vtuntsEnv: { VTUNTS_DISABLE: "lone-path" } });
   add("tcp zlib:6 + aes128cbc", { proto: "tcp", compress: "zlib:6", encrypt: "aes128cbc" });
   add("udp lzo:1 + blowfish128ecb", { proto: "udp", compress: "lzo:1", encrypt: "blowfish128ecb" });
   add("tcp ether", { proto: "tcp", type: "ether" });

@@ -7,6 +7,7 @@ import {
   bodyLength,
   CONTROL_MASK,
   HEADER_SIZE,
+  LONE_HEADROOM,
   MAX_FRAME_BODY,
   readHeader,
   writeControlHeader,
@@ -32,6 +33,11 @@ export class MemoryTransport implements FrameTransport {
   failSends: string | null = null;
   closed = false;
   private peerClosed = false;
+  /** Where receiveLone leaves a frame body (the idle path). */
+  readonly loneInput = new Uint8Array(LONE_HEADROOM + 4096);
+  /** Frames sent, and frames received, through the idle path. */
+  loneSends = 0;
+  loneReceives = 0;
 
   constructor(readonly kind: "tcp" | "udp") {}
 
@@ -50,21 +56,47 @@ export class MemoryTransport implements FrameTransport {
   }
 
   receive(sink: FrameSink): ReceiveStatus {
-    for (let frame = this.queue.shift(); frame; frame = this.queue.shift()) {
-      const header = readHeader(frame, 0);
-      if (header & CONTROL_MASK) {
-        sink.onControl(header & CONTROL_MASK);
-        continue;
-      }
-      const length = bodyLength(header);
-      if (length > MAX_FRAME_BODY || frame.length !== HEADER_SIZE + length) {
-        sink.onBadFrame(`frame of ${frame.length - HEADER_SIZE} bytes, header says ${length}`);
-        continue;
-      }
-      sink.onData(frame, HEADER_SIZE, length);
-    }
+    for (let frame = this.queue.shift(); frame; frame = this.queue.shift()) this.hand(frame, sink);
     // Only a stream ends; a datagram socket just goes quiet.
     return this.kind === "tcp" && this.peerClosed ? "eof" : "ok";
+  }
+
+  private hand(frame: Uint8Array, sink: FrameSink): void {
+    const header = readHeader(frame, 0);
+    if (header & CONTROL_MASK) {
+      sink.onControl(header & CONTROL_MASK);
+      return;
+    }
+    const length = bodyLength(header);
+    if (length > MAX_FRAME_BODY || frame.length !== HEADER_SIZE + length) {
+      sink.onBadFrame(`frame of ${frame.length - HEADER_SIZE} bytes, header says ${length}`);
+      return;
+    }
+    sink.onData(frame, HEADER_SIZE, length);
+  }
+
+  /** The idle path: takes one frame off the wire; a data frame lands in loneInput (its headroom poisoned). */
+  receiveLone(sink: FrameSink): number {
+    const frame = this.queue.shift();
+    if (frame === undefined) return 0;
+    const header = readHeader(frame, 0);
+    const length = bodyLength(header);
+    if ((header & CONTROL_MASK) !== 0 || length > MAX_FRAME_BODY || frame.length !== HEADER_SIZE + length) {
+      this.hand(frame, sink);
+      return -1;
+    }
+    this.loneReceives++;
+    this.loneInput.fill(0xcc, 0, LONE_HEADROOM);
+    this.loneInput.set(frame.subarray(HEADER_SIZE), LONE_HEADROOM);
+    return length;
+  }
+
+  /** The idle path: sends the frame framed in place, unless frames wait (backlog) or the end is closed. */
+  sendLone(buf: Uint8Array, offset: number, length: number): boolean {
+    if (this.closed || this.backlog > 0) return false;
+    writeDataHeader(buf, offset - HEADER_SIZE, length);
+    this.loneSends++;
+    return this.deliver(buf.slice(offset - HEADER_SIZE, offset + length));
   }
 
   reserveData(_maxLength: number): number {
