@@ -10,6 +10,7 @@ import { loadLibc } from "../../ffi/index.ts";
 import { AF_UNIX, SOCK_CLOEXEC, SOCK_NONBLOCK, SOCK_STREAM } from "../../ffi/libc.ts";
 import { HEADER_SIZE, LONE_HEADROOM } from "../protocol/frame.ts";
 import { TcpFrameTransport } from "./tcp.ts";
+import { concat } from "../../test/fakes/packets.ts";
 
 const libc = await loadLibc();
 
@@ -25,16 +26,9 @@ function drain(fd: number): Uint8Array {
   const buf = new Uint8Array(65536);
   for (;;) {
     const r = libc.recv(fd, buf, 0, buf.length, 0);
-    if (r <= 0) break;
+    if (r <= 0) return concat(chunks);
     chunks.push(buf.slice(0, r));
   }
-  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.length;
-  }
-  return out;
 }
 
 function lone(n: number, fill: number): Uint8Array {
