@@ -3,16 +3,19 @@
  * pair stands for the network, a pipe for a device whose kernel answers a
  * packet inside the write that delivered it (as a TUN does for a ping). The
  * answer must leave at once, without waiting for another poll(); a link
- * without timers must not read the clock; a wake-up byte stops the loop.
+ * without timers must not read the clock; a wake-up byte stops the loop; a
+ * wake-up of the socket alone takes the link's idle path unless it is off.
  */
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { loadLibc } from "../../ffi/index.ts";
-import { AF_UNIX, MSG_DONTWAIT, O_CLOEXEC, O_NONBLOCK, SOCK_CLOEXEC, SOCK_NONBLOCK, SOCK_STREAM, type Libc } from "../../ffi/libc.ts";
-import type { Device } from "../device/device.ts";
+import { AF_UNIX, MSG_DONTWAIT, O_CLOEXEC, O_NONBLOCK, SOCK_CLOEXEC, SOCK_DGRAM, SOCK_NONBLOCK, SOCK_STREAM, type Libc } from "../../ffi/libc.ts";
+import type { BurstDevice, Device } from "../device/device.ts";
+import type { PacketSink } from "../device/gso_split.ts";
 import { memoryLogger } from "../log.ts";
-import { HEADER_SIZE, writeDataHeader } from "../protocol/frame.ts";
+import { HEADER_SIZE, LONE_HEADROOM, writeDataHeader } from "../protocol/frame.ts";
 import { TcpFrameTransport } from "../transport/tcp.ts";
+import { UdpFrameTransport } from "../transport/udp.ts";
 import { Link, type LinkOptions } from "./link.ts";
 import { Pipeline } from "./pipeline.ts";
 import { runPollLoop } from "./poll_loop.ts";
@@ -124,4 +127,84 @@ describe("runPollLoop", () => {
     assert.equal(r.polls, 2);
     assert.equal(r.clockReads, 2, "at the start, then after the wake-up that carried the frame");
   });
+});
+
+/**
+ * A burst device with the idle path on a pipe: readLone takes what is in the
+ * pipe as one packet; writeLone records the packet and has the "kernel"
+ * answer at once (writes `answer` into the pipe), as a TUN does for a ping.
+ */
+class LonePipeDevice implements BurstDevice {
+  readonly burst = true;
+  readonly name = "lone-pipe";
+  readonly loneBuffer = new Uint8Array(LONE_HEADROOM + 4096);
+  readonly written: Uint8Array[] = [];
+  loneReads = 0;
+  loneWrites = 0;
+  constructor(readonly fd: number, private readonly answerFd: number, private readonly answer: Uint8Array) {}
+  readLone(): number {
+    const r = libc.read(this.fd, this.loneBuffer, LONE_HEADROOM, 4096);
+    if (r <= 0) return 0;
+    this.loneReads++;
+    return r;
+  }
+  readBurst(emit: PacketSink): boolean {
+    const buf = new Uint8Array(4096);
+    const r = libc.read(this.fd, buf, 0, buf.length);
+    if (r <= 0) return false;
+    emit(buf, 0, r);
+    return true;
+  }
+  writeLone(buf: Uint8Array, offset: number, length: number): number {
+    this.loneWrites++;
+    return this.writePacket(buf, offset, length);
+  }
+  writePacket(buf: Uint8Array, offset: number, length: number): number {
+    this.written.push(buf.slice(offset, offset + length));
+    assert.equal(libc.write(this.answerFd, this.answer, 0, this.answer.length), this.answer.length);
+    return length;
+  }
+  endWrites(): number {
+    return 0;
+  }
+  limitPacketLength(): void {}
+  close(): void {}
+}
+
+describe("runPollLoop: the idle path", () => {
+  for (const lonePath of [true, false]) {
+    it(`a wake-up of the socket alone ${lonePath ? "takes" : "with lonePath off does not take"} the idle path, and the answer leaves before the second poll()`, () => {
+      const [sock, peer] = pair((fds) => libc.socketpair(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fds));
+      const [devRead, devWrite] = pair((fds) => libc.pipe2(fds, O_NONBLOCK | O_CLOEXEC));
+      const [wakeRead, wakeWrite] = pair((fds) => libc.pipe2(fds, O_NONBLOCK | O_CLOEXEC));
+      const answer = Uint8Array.from({ length: 84 }, (_, i) => (i * 3 + 2) & 0xff);
+      const packet = Uint8Array.from({ length: 84 }, (_, i) => i & 0xff);
+      const device = new LonePipeDevice(devRead, devWrite, answer);
+      let sentBeforeSecondPoll: Uint8Array = new Uint8Array(0);
+      const counting: Libc = Object.create(libc);
+      let polls = 0;
+      counting.poll = (fds, nfds, timeoutMs) => {
+        if (++polls === 2) {
+          sentBeforeSecondPoll = pending(peer);
+          libc.write(wakeWrite, new Uint8Array([1]), 0, 1);
+        }
+        return libc.poll(fds, nfds, timeoutMs);
+      };
+      try {
+        const f = frame(packet);
+        assert.equal(libc.send(peer, f, 0, f.length, 0), f.length);
+        const transport = new UdpFrameTransport(counting, sock);
+        const link = new Link(device, transport, new Pipeline([]), { keepalive: null, initialEcho: false }, memoryLogger().log);
+        assert.ok(link.canSendLone && link.canReceiveLone);
+        const end = runPollLoop(counting, link, wakeRead, { lonePath });
+        assert.deepEqual(end, { kind: "stopped", why: "shutdown requested" });
+        assert.deepEqual(device.written, [packet], "the peer's packet reached the device");
+        assert.deepEqual(sentBeforeSecondPoll, frame(answer), "the answer was on the wire before the second poll()");
+        assert.equal(device.loneWrites, lonePath ? 1 : 0);
+        assert.equal(device.loneReads, lonePath ? 1 : 0);
+      } finally {
+        for (const fd of [sock, peer, devRead, devWrite, wakeRead, wakeWrite]) libc.close(fd);
+      }
+    });
+  }
 });
