@@ -115,7 +115,7 @@ export class GsoSplitter {
     if ((buf[off]! & VNET_F_NEEDS_CSUM) !== 0) {
       const csumStart = buf[off + 6]! | (buf[off + 7]! << 8);
       const csumOffset = buf[off + 8]! | (buf[off + 9]! << 8);
-      // Out of range leaves the packet as it was: split() drops and counts it.
+      // Out of range leaves the packet as it was: split() drops it as malformed.
       if (!finishPartialChecksum(buf, ip, ipLen, csumStart, csumOffset)) return 0;
     }
     return ipLen;
@@ -132,6 +132,13 @@ export class GsoSplitter {
   split(buf: Uint8Array, off: number, len: number, emit: PacketSink): number {
     const st = this.stats;
     st.packets++;
+    const whole = this.wholePacket(buf, off, len);
+    if (whole > 0) {
+      if (buf[off]! & VNET_F_NEEDS_CSUM) st.checksumsFinished++;
+      st.segments++;
+      emit(buf, off + VNET_HDR_LEN, whole);
+      return 1;
+    }
     if (len < VNET_HDR_LEN + 1) return this.malformed();
     const h = readVnetHeader(buf, off, this.hdr);
     const ip = off + VNET_HDR_LEN;
@@ -145,13 +152,8 @@ export class GsoSplitter {
       type = plainTcp === 4 ? GSO_TCPV4 : GSO_TCPV6;
       gsoSize = ipLen;
     } else if (type === GSO_NONE) {
-      if (h.flags & VNET_F_NEEDS_CSUM) {
-        if (!finishPartialChecksum(buf, ip, ipLen, h.csumStart, h.csumOffset)) return this.malformed();
-        st.checksumsFinished++;
-      }
-      st.segments++;
-      emit(buf, ip, ipLen);
-      return 1;
+      // Not a whole packet (above), not cut down: its partial checksum lies outside it.
+      return this.malformed();
     }
 
     // Header lengths come from the packet itself: hdr_len is advisory and

@@ -374,20 +374,11 @@ export class Link implements FrameSink {
   private sendLone(buf: Uint8Array, at: number, n: number): void {
     if (n > MAX_PACKET) return this.dropOversize();
     const t = this.transport;
-    this.stats.packetsOut++;
-    this.stats.bytesOut += n;
-    const direct = this.direct;
-    let body = buf;
-    let bodyAt = at;
-    let length = n;
-    if (!direct) {
-      body = this.loneOut!;
-      bodyAt = HEADER_SIZE;
-      length = this.pipeline.encode(buf, at, n, body, bodyAt);
-      if (length === 0) return;
-    }
-    if (!this.frameFits(length)) return;
-    this.stats.wireOut += length;
+    // Without stages the packet is its own frame body, where it lies.
+    const body = this.direct ? buf : this.loneOut!;
+    const bodyAt = this.direct ? at : HEADER_SIZE;
+    const length = this.encodeFrame(buf, at, n, body, bodyAt);
+    if (length === 0) return;
     if (!t.sendLone!(body, bodyAt, length)) {
       const q = t.reserveData(length);
       if (q < 0) this.stats.sendDrops++;
@@ -397,7 +388,7 @@ export class Link implements FrameSink {
       }
       t.flush();
     }
-    if (!direct && this.pipeline.takeDummyRequest()) {
+    if (!this.direct && this.pipeline.takeDummyRequest()) {
       this.sendDummy();
       t.flush();
     }
@@ -487,18 +478,29 @@ export class Link implements FrameSink {
    */
   private queuePacket(src: Uint8Array, srcAt: number, n: number, at: number): void {
     const t = this.transport;
-    this.stats.packetsOut++;
-    this.stats.bytesOut += n;
-    const direct = this.direct;
-    let length = n;
-    if (!direct) length = this.pipeline.encode(src, srcAt, n, t.sendBuffer, at);
-    else if (src !== t.sendBuffer || srcAt !== at) copyBytes(src, srcAt, n, t.sendBuffer, at);
-    if (length === 0 || !this.frameFits(length)) return;
-    this.stats.wireOut += length;
-    this.options.shaper?.consume(length);
+    const length = this.encodeFrame(src, srcAt, n, t.sendBuffer, at);
+    if (length === 0) return;
     if (!t.commitData(length)) this.stats.sendDrops++;
     // A cipher that just sent "rsyn" asks for a dummy frame right behind it (vtund does).
-    if (!direct && this.pipeline.takeDummyRequest()) this.sendDummy();
+    if (!this.direct && this.pipeline.takeDummyRequest()) this.sendDummy();
+  }
+
+  /**
+   * Counts the `n`-byte packet at `src[srcAt]` as sent and encodes (or
+   * copies) it into `dst[dstAt]` as a frame body; a packet already in place
+   * is not copied. Returns the body's length, or 0 when there is nothing to
+   * send (a stage dropped it, or it would be longer than vtund accepts).
+   */
+  private encodeFrame(src: Uint8Array, srcAt: number, n: number, dst: Uint8Array, dstAt: number): number {
+    this.stats.packetsOut++;
+    this.stats.bytesOut += n;
+    let length = n;
+    if (!this.direct) length = this.pipeline.encode(src, srcAt, n, dst, dstAt);
+    else if (src !== dst || srcAt !== dstAt) copyBytes(src, srcAt, n, dst, dstAt);
+    if (length === 0 || !this.frameFits(length)) return 0;
+    this.stats.wireOut += length;
+    this.options.shaper?.consume(length);
+    return length;
   }
 
   /** False, and warns once, for a frame body longer than vtund accepts: do not send what the peer must discard. */

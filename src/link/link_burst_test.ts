@@ -14,28 +14,12 @@ import { MemoryDevice } from "../../test/fakes/memory_device.ts";
 import { memoryTransportPair } from "../../test/fakes/memory_transport.ts";
 import { Link } from "./link.ts";
 import { Pipeline, type FrameStage } from "./pipeline.ts";
+import { trailerStage } from "../../test/fakes/stages.ts";
 
 function packet(n: number, seed: number): Uint8Array {
   const p = new Uint8Array(n);
   for (let i = 0; i < n; i++) p[i] = (seed * 13 + i) & 0xff;
   return p;
-}
-
-/** A stage that adds `extra` bytes (to see the packet limit account for it). */
-function padding(extra: number): FrameStage {
-  return {
-    name: "pad",
-    overhead: extra,
-    encode(src, at, n, dst, dstAt) {
-      dst.set(src.subarray(at, at + n), dstAt);
-      dst.fill(0, dstAt + n, dstAt + n + extra);
-      return n + extra;
-    },
-    decode(src, at, n, dst, dstAt) {
-      dst.set(src.subarray(at, at + n - extra), dstAt);
-      return n - extra;
-    },
-  };
 }
 
 function setup(stages: FrameStage[] = []) {
@@ -81,7 +65,7 @@ describe("Link with a burst device", () => {
   });
 
   it("encodes each packet through the pipeline", () => {
-    const { burst, plain, a, b, ta } = setup([padding(16)]);
+    const { burst, plain, a, b, ta } = setup([trailerStage(16)]);
     burst.bursts.push([packet(100, 5), packet(200, 6)]);
     a.pumpDevice();
     assert.deepEqual(ta.sent.map((f) => f.length - HEADER_SIZE), [116, 216]);
@@ -122,7 +106,7 @@ describe("Link with a burst device", () => {
   });
 
   it("tells the device the longest packet that fits a datagram frame, less the pipeline's overhead", () => {
-    const { burst, a, ta } = setup([padding(16)]);
+    const { burst, a, ta } = setup([trailerStage(16)]);
     Object.assign(ta, { maxFrame: 1472 });
     burst.bursts.push([packet(10, 40)]);
     a.pumpDevice();

@@ -14,30 +14,13 @@ import { MemoryDevice } from "../../test/fakes/memory_device.ts";
 import { memoryTransportPair } from "../../test/fakes/memory_transport.ts";
 import { DrainPolicy, Link, type LinkOptions } from "./link.ts";
 import { Pipeline, type FrameStage } from "./pipeline.ts";
+import { trailerStage } from "../../test/fakes/stages.ts";
 import { Shaper } from "./shaper.ts";
 
 function packet(n: number, seed: number): Uint8Array {
   const p = new Uint8Array(n);
   for (let i = 0; i < n; i++) p[i] = (seed * 31 + i * 7) & 0xff;
   return p;
-}
-
-/** A stage that appends `extra` bytes of its own and checks them on the way back. */
-function trailer(extra: number): FrameStage {
-  return {
-    name: "trailer",
-    overhead: extra,
-    encode(src, at, n, dst, dstAt) {
-      dst.set(src.subarray(at, at + n), dstAt);
-      for (let i = 0; i < extra; i++) dst[dstAt + n + i] = 0xa0 + i;
-      return n + extra;
-    },
-    decode(src, at, n, dst, dstAt) {
-      for (let i = 0; i < extra; i++) if (src[at + n - extra + i] !== 0xa0 + i) return 0;
-      dst.set(src.subarray(at, at + n - extra), dstAt);
-      return n - extra;
-    },
-  };
 }
 
 /** Link a: a burst device with the idle path; link b: a plain device, the peer. */
@@ -58,7 +41,7 @@ describe("Link idle path, device side", () => {
     assert.equal(setup([], { shaper: new Shaper(1000) }).a.canSendLone, false);
   });
 
-  for (const stages of [[], [trailer(5)]]) {
+  for (const stages of [[], [trailerStage(5)]]) {
     const label = stages.length ? "through a stage" : "without stages";
     it(`frames a lone packet in place and sends it at once, the same bytes as the batch path (${label})`, () => {
       const lone = setup(stages);
@@ -124,7 +107,7 @@ describe("Link idle path, device side", () => {
 });
 
 describe("Link idle path, network side", () => {
-  for (const stages of [[], [trailer(3)]]) {
+  for (const stages of [[], [trailerStage(3)]]) {
     const label = stages.length ? "through a stage" : "without stages";
     it(`writes a lone frame to the device in place and reads the answer at once (${label})`, () => {
       const { burst, a, ta, b, plain, tb } = setup(stages);
@@ -157,7 +140,7 @@ describe("Link idle path, network side", () => {
   });
 
   it("drops a peer's 1-byte resync dummy on a packet device and counts a frame its stage refuses", () => {
-    const { burst, a, tb } = setup([trailer(2)]);
+    const { burst, a, tb } = setup([trailerStage(2)]);
     const dummy = new Uint8Array(HEADER_SIZE + 3);
     dummy[1] = 3;
     dummy.set([0x55, 0xa0, 0xa1], HEADER_SIZE);

@@ -208,10 +208,6 @@ export class UdpFrameTransport implements FrameTransport {
     const at = offset - HEADER_SIZE;
     const total = HEADER_SIZE + length;
     writeDataHeader(buf, at, length);
-    // The usual case in one call: UDP_SEGMENT off, or not shorter than this datagram (see sendRun).
-    if (total <= this.socketSegment || this.socketSegment === 0) {
-      if (this.libc.send(this.fd, buf, at, total, MSG_NOSIGNAL) === total) return true;
-    }
     for (;;) {
       const r = this.sendRun(buf, at, total, total);
       if (r === Sent.Done) return true;
