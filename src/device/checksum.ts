@@ -18,6 +18,7 @@
  */
 import { arenaMemory } from "../bytes.ts";
 import { createWordSum, WORD_SUM_MAX, type WordSum } from "./checksum_wasm.ts";
+import { compileSeparately } from "../runtime/jit_hints.ts";
 
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
@@ -150,6 +151,10 @@ export function onesSum(buf: Uint8Array, off: number, len: number, initial = 0):
   }
   return fold(net + initial);
 }
+
+// Its loops, inlined into every caller (the splitter's IPv4 header and L4 sums, the coalescer,
+// partial checksums), made those callers' top-tier compiles slow and memory-hungry (jit_hints.ts).
+compileSeparately(onesSum);
 
 /** The Internet checksum of `buf[off, off+len)` with `initial` added: the complemented folded sum. */
 export function checksum(buf: Uint8Array, off: number, len: number, initial = 0): number {

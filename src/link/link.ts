@@ -39,6 +39,7 @@ import { TransportError, type FrameSink, type FrameTransport } from "../transpor
 import { SCRATCH_SIZE, type Pipeline } from "./pipeline.ts";
 import type { Shaper } from "./shaper.ts";
 import { allocBytes, copyBytes } from "../bytes.ts";
+import { compileSeparately } from "../runtime/jit_hints.ts";
 
 /** Keepalive timing (vtund `keepalive interval:count`; `yes` = 30:4). */
 export interface Keepalive {
@@ -227,6 +228,9 @@ export class Link implements FrameSink {
     this.loneOut = pipeline.isEmpty ? null : allocBytes(HEADER_SIZE + MAX_PACKET + this.overhead);
     this.loneIn = pipeline.isEmpty ? null : allocBytes(LONE_HEADROOM + SCRATCH_SIZE);
     this.inPacket = this.plain;
+    // The per-packet callbacks between the layers stay compile units of their own (see jit_hints.ts).
+    compileSeparately(this.sendPacket);
+    compileSeparately(this.onData);
   }
 
   /** Starts the link at time `nowMs` (monotonic ms): sends the first ECHO_REQ. */
