@@ -15,9 +15,9 @@
  */
 import { Errno, errnoName } from "../../ffi/errno.ts";
 import { MSG_NOSIGNAL, MSG_PEEK, type Libc } from "../../ffi/libc.ts";
-import { CONTROL_MASK, HEADER_SIZE, LONE_HEADROOM, MAX_FRAME_BODY, readHeader, writeControlHeader, writeDataHeader } from "../protocol/frame.ts";
+import { HEADER_SIZE, LONE_HEADROOM, readHeader, writeControlHeader, writeDataHeader } from "../protocol/frame.ts";
 import { TransportError, type FrameSink, type FrameTransport, type ReceiveStatus } from "./transport.ts";
-import { deliverDatagrams, frameSize, GSO_MAX_BYTES, GSO_MAX_SEGMENTS, gsoRunEnd } from "./udp_gso.ts";
+import { deliverDatagrams, frameSize, GSO_MAX_BYTES, GSO_MAX_SEGMENTS, gsoRunEnd, isWholeDataFrame } from "./udp_gso.ts";
 import { allocBytes } from "../bytes.ts";
 
 // Socket options (Linux): UDP GSO and GRO, and the path MTU of a connected socket.
@@ -227,11 +227,7 @@ export class UdpFrameTransport implements FrameTransport {
       if (r === -Errno.EAGAIN || r === -Errno.EINTR) return 0;
       throw this.failure("recv", r);
     }
-    // A datagram that is one data frame: its header gives the rest's length (vtund's rule, see deliverDatagrams).
-    if (r > HEADER_SIZE) {
-      const header = readHeader(this.input, at);
-      if ((header & CONTROL_MASK) === 0 && header === r - HEADER_SIZE && header <= MAX_FRAME_BODY) return header;
-    }
+    if (r > HEADER_SIZE && isWholeDataFrame(readHeader(this.input, at), r)) return r - HEADER_SIZE;
     deliverDatagrams(this.input, r, this.coalesced, sink, at);
     return -1;
   }

@@ -75,6 +75,17 @@ export function deliverDatagrams(buf: Uint8Array, length: number, coalesced: boo
   }
 }
 
+/**
+ * True when a `size`-byte datagram with frame header `header` is one data
+ * frame as vtund accepts it: its header gives the rest's length, at most
+ * MAX_FRAME_BODY.
+ */
+export function isWholeDataFrame(header: number, size: number): boolean {
+  if (header & CONTROL_MASK) return false;
+  const length = bodyLength(header);
+  return size - HEADER_SIZE === length && length <= MAX_FRAME_BODY;
+}
+
 /** One datagram's frame: `buf[at, at+size)`, checked against its header. */
 function deliverOne(buf: Uint8Array, at: number, size: number, sink: FrameSink): void {
   const header = readHeader(buf, at);
@@ -84,7 +95,7 @@ function deliverOne(buf: Uint8Array, at: number, size: number, sink: FrameSink):
     return;
   }
   const length = bodyLength(header);
-  if (size - HEADER_SIZE !== length || length > MAX_FRAME_BODY) {
+  if (!isWholeDataFrame(header, size)) {
     sink.onBadFrame(`datagram of ${size} bytes with a header for ${length}`);
     return;
   }
