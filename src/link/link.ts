@@ -330,8 +330,9 @@ export class Link implements FrameSink {
 
   /**
    * The idle path, network side: the driver calls this instead of
-   * {@link pumpTransport} when the socket alone woke it. A datagram that is
-   * one data frame goes to the device at once, in place; then the device is
+   * {@link pumpTransport} when the socket alone woke it. A receive that is
+   * one data frame (a datagram, or a TCP read of exactly one frame) goes to
+   * the device at once, in place; then the device is
    * read, as the kernel often answers inside that write (a ping, an ACK);
    * then the socket is drained as pumpTransport drains it.
    */

@@ -16,6 +16,10 @@ import { DrainPolicy, Link, type LinkOptions } from "./link.ts";
 import { Pipeline, type FrameStage } from "./pipeline.ts";
 import { trailerStage } from "../../test/fakes/stages.ts";
 import { Shaper } from "./shaper.ts";
+import { loadLibc } from "../../ffi/index.ts";
+import { AF_UNIX, SOCK_CLOEXEC, SOCK_DGRAM, SOCK_NONBLOCK, SOCK_STREAM } from "../../ffi/libc.ts";
+import { TcpFrameTransport } from "../transport/tcp.ts";
+import { UdpFrameTransport } from "../transport/udp.ts";
 
 function packet(n: number, seed: number): Uint8Array {
   const p = new Uint8Array(n);
@@ -165,6 +169,58 @@ describe("Link idle path, network side", () => {
     assert.equal(a.end, null);
     assert.equal(a.stats.packetsIn, 0);
     assert.equal(a.stats.deviceDrops.get("EIO"), 1);
+  });
+});
+
+const libc = await loadLibc();
+
+describe("Link idle path over real sockets (socket pairs, no root)", () => {
+  /** Link a's transport over one end of a socket pair; the other end is the peer's raw socket. */
+  function overSocket(kind: "tcp" | "udp") {
+    const fds = new Int32Array(2);
+    const type = (kind === "tcp" ? SOCK_STREAM : SOCK_DGRAM) | SOCK_NONBLOCK | SOCK_CLOEXEC;
+    assert.equal(libc.socketpair(AF_UNIX, type, 0, fds), 0);
+    const transport = kind === "tcp" ? new TcpFrameTransport(libc, fds[0]!) : new UdpFrameTransport(libc, fds[0]!, { gso: false, gro: false });
+    const burst = new MemoryBurstDevice("tunA");
+    const a = new Link(burst, transport, new Pipeline([]), { keepalive: null, initialEcho: false, dropDummyPackets: true }, memoryLogger().log);
+    return { a, burst, peer: fds[1]!, close: () => (transport.close(), libc.close(fds[1]!)) };
+  }
+
+  for (const kind of ["tcp", "udp"] as const) {
+    it(`${kind}: a frame read alone reaches the device in a write of its own, intact, and is counted`, () => {
+      const { a, burst, peer, close } = overSocket(kind);
+      assert.equal(a.canReceiveLone, true);
+      const p = packet(84, 3);
+      const frame = new Uint8Array(HEADER_SIZE + p.length);
+      frame[1] = p.length;
+      frame.set(p, HEADER_SIZE);
+      assert.equal(libc.send(peer, frame, 0, frame.length, 0), frame.length);
+      a.receiveLoneFrame();
+      assert.equal(burst.loneWrites, 1);
+      assert.deepEqual(burst.batches, [[p]]);
+      assert.equal(a.stats.packetsIn, 1);
+      assert.equal(a.stats.bytesIn, 84);
+      close();
+    });
+  }
+
+  it("tcp: frames that arrive together take the batch way, every one delivered", () => {
+    const { a, burst, peer, close } = overSocket("tcp");
+    const ps = [packet(100, 1), packet(1400, 2), packet(60, 3)];
+    const wire = new Uint8Array(ps.reduce((n, p) => n + HEADER_SIZE + p.length, 0));
+    let at = 0;
+    for (const p of ps) {
+      wire[at] = p.length >>> 8;
+      wire[at + 1] = p.length & 0xff;
+      wire.set(p, at + HEADER_SIZE);
+      at += HEADER_SIZE + p.length;
+    }
+    assert.equal(libc.send(peer, wire, 0, wire.length, 0), wire.length);
+    a.receiveLoneFrame();
+    assert.equal(burst.loneWrites, 0);
+    assert.deepEqual(burst.batches.flat(), ps);
+    assert.equal(a.stats.packetsIn, 3);
+    close();
   });
 });
 

@@ -37,6 +37,17 @@ export function writeDataHeader(buf: Uint8Array, at: number, length: number): vo
   buf[at + 1] = length & 0xff;
 }
 
+/**
+ * True when `size` bytes that start with frame header `header` are exactly
+ * one data frame as vtund accepts it: not a control frame, the header gives
+ * the rest's length, at most {@link MAX_FRAME_BODY}.
+ */
+export function isWholeDataFrame(header: number, size: number): boolean {
+  if (header & CONTROL_MASK) return false;
+  const length = bodyLength(header);
+  return size - HEADER_SIZE === length && length <= MAX_FRAME_BODY;
+}
+
 /** Writes the header of a control frame (`CONN_CLOSE`, `ECHO_REQ`, `ECHO_REP`) at `buf[at]`. */
 export function writeControlHeader(buf: Uint8Array, at: number, control: number): void {
   buf[at] = control >>> 8;

@@ -2,7 +2,9 @@
  * vtun frames over a TCP stream (proto tcp): back to back, each a 2-byte
  * header and its body. Reads take whatever the socket has (up to 256 KiB) and
  * split frames in place; sends are gathered in an output buffer and written
- * with one send() per batch, so a burst of packets costs one syscall.
+ * with one send() per batch, so a burst of packets costs one syscall. On an
+ * idle link a read is mostly one whole frame, which {@link
+ * TcpFrameTransport.receiveLone} hands over where it lies.
  */
 import { Errno, errnoName } from "../../ffi/errno.ts";
 import { MSG_NOSIGNAL, type Libc } from "../../ffi/libc.ts";
@@ -10,6 +12,8 @@ import {
   bodyLength,
   CONTROL_MASK,
   HEADER_SIZE,
+  isWholeDataFrame,
+  LONE_HEADROOM,
   MAX_FRAME_BODY,
   readHeader,
   writeControlHeader,
@@ -55,6 +59,37 @@ export class TcpFrameTransport implements FrameTransport {
     this.inEnd += r;
     this.parse(sink);
     return "ok";
+  }
+
+  /** Where {@link receiveLone} leaves a frame body. */
+  get loneInput(): Uint8Array {
+    return this.input;
+  }
+
+  /**
+   * The idle path (see FrameTransport.receiveLone). Only with nothing
+   * buffered: the read goes where a frame body lands at
+   * `input[LONE_HEADROOM]`, and a read that is exactly one data frame is
+   * handed over there. Anything else (several frames, part of one, control
+   * frames) is parsed as {@link receive} parses it. With part of a frame
+   * already buffered it does not read, and returns -1: the caller's
+   * {@link receive} takes the stream from there. End of stream is -1 too,
+   * and the next {@link receive} reports it.
+   */
+  receiveLone(sink: FrameSink): number {
+    if (this.inEnd !== 0 || this.skip !== 0) return -1;
+    const at = LONE_HEADROOM - HEADER_SIZE;
+    const r = this.libc.recv(this.fd, this.input, at, IN_SIZE - at, 0);
+    if (r === 0) return -1;
+    if (r < 0) {
+      if (r === -Errno.EAGAIN || r === -Errno.EINTR) return 0;
+      throw new TransportError(`tcp: recv failed: ${errnoName(r)}`);
+    }
+    if (r > HEADER_SIZE && isWholeDataFrame(readHeader(this.input, at), r)) return r - HEADER_SIZE;
+    this.inStart = at;
+    this.inEnd = at + r;
+    this.parse(sink);
+    return -1;
   }
 
   private parse(sink: FrameSink): void {

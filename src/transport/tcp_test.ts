@@ -2,14 +2,18 @@
  * The TCP transport's idle path on a real socket pair (no root needed): a
  * lone frame goes out framed in place; it waits its turn behind queued
  * frames; when the socket takes only part of it, the rest is queued and the
- * stream stays whole.
+ * stream stays whole. On receive, a read that is exactly one data frame is
+ * handed over in place, and anything else (several frames, part of one,
+ * control frames, an oversized frame, the end of the stream) takes the
+ * batch way with the stream intact.
  */
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { loadLibc } from "../../ffi/index.ts";
 import { AF_UNIX, SOCK_CLOEXEC, SOCK_NONBLOCK, SOCK_STREAM } from "../../ffi/libc.ts";
-import { HEADER_SIZE, LONE_HEADROOM } from "../protocol/frame.ts";
+import { ECHO_REQ, HEADER_SIZE, LONE_HEADROOM } from "../protocol/frame.ts";
 import { TcpFrameTransport } from "./tcp.ts";
+import type { FrameSink } from "./transport.ts";
 import { concat } from "../../test/fakes/packets.ts";
 
 const libc = await loadLibc();
@@ -88,5 +92,113 @@ describe("TcpFrameTransport idle path", () => {
     assert.ok(got.subarray(2004).every((x) => x === 8));
     t.close();
     libc.close(b);
+  });
+});
+
+/** A data frame on the wire: header, then `n` bytes of `fill`. */
+function wireFrame(n: number, fill: number): Uint8Array {
+  const f = new Uint8Array(HEADER_SIZE + n).fill(fill, HEADER_SIZE);
+  f[0] = n >>> 8;
+  f[1] = n & 0xff;
+  return f;
+}
+
+/** A sink that records what it is handed, as "length#first byte", "control N" or "bad: …". */
+function recorder(): { sink: FrameSink; seen: string[] } {
+  const seen: string[] = [];
+  return {
+    seen,
+    sink: {
+      onData: (buf, off, len) => seen.push(`${len}#${buf[off]}`),
+      onControl: (c) => seen.push(`control ${c.toString(16)}`),
+      onBadFrame: (reason) => seen.push(`bad: ${reason}`),
+    },
+  };
+}
+
+function write(fd: number, bytes: Uint8Array): void {
+  assert.equal(libc.send(fd, bytes, 0, bytes.length, 0), bytes.length);
+}
+
+describe("TcpFrameTransport idle path, receiving", () => {
+  it("hands over a read that is one data frame at loneInput[LONE_HEADROOM]; nothing waiting is 0", () => {
+    const [a, b] = socketPair();
+    const t = new TcpFrameTransport(libc, b);
+    const { sink, seen } = recorder();
+    assert.equal(t.receiveLone(sink), 0, "nothing waiting");
+    write(a, wireFrame(84, 5));
+    assert.equal(t.receiveLone(sink), 84);
+    assert.ok(t.loneInput.subarray(LONE_HEADROOM, LONE_HEADROOM + 84).every((x) => x === 5));
+    assert.deepEqual(seen, []);
+    // Consumed: the next one lands in the same place.
+    write(a, wireFrame(1400, 6));
+    assert.equal(t.receiveLone(sink), 1400);
+    assert.ok(t.loneInput.subarray(LONE_HEADROOM, LONE_HEADROOM + 1400).every((x) => x === 6));
+    t.close();
+    libc.close(a);
+  });
+
+  it("several frames in one read go to the sink, in order", () => {
+    const [a, b] = socketPair();
+    const t = new TcpFrameTransport(libc, b);
+    const { sink, seen } = recorder();
+    write(a, concat([wireFrame(100, 1), new Uint8Array([ECHO_REQ >>> 8, 0]), wireFrame(200, 2)]));
+    assert.equal(t.receiveLone(sink), -1);
+    assert.deepEqual(seen, ["100#1", "control 2000", "200#2"]);
+    t.close();
+    libc.close(a);
+  });
+
+  it("part of a frame stays buffered; the next lone receive leaves the stream to receive()", () => {
+    const [a, b] = socketPair();
+    const t = new TcpFrameTransport(libc, b);
+    const { sink, seen } = recorder();
+    const f = wireFrame(1000, 3);
+    write(a, f.subarray(0, 600));
+    assert.equal(t.receiveLone(sink), -1);
+    assert.deepEqual(seen, []);
+    write(a, concat([f.subarray(600), wireFrame(50, 4)]));
+    assert.equal(t.receiveLone(sink), -1, "mid-frame: does not read");
+    assert.deepEqual(seen, []);
+    assert.equal(t.receive(sink), "ok");
+    assert.deepEqual(seen, ["1000#3", "50#4"]);
+    // Back to an empty buffer: the idle path again.
+    write(a, wireFrame(70, 8));
+    assert.equal(t.receiveLone(sink), 70);
+    t.close();
+    libc.close(a);
+  });
+
+  it("a frame's header alone, or a frame longer than vtund accepts, takes the batch way", () => {
+    const [a, b] = socketPair();
+    const t = new TcpFrameTransport(libc, b);
+    const { sink, seen } = recorder();
+    write(a, new Uint8Array([0, 40]));
+    assert.equal(t.receiveLone(sink), -1, "a header without its body");
+    write(a, new Uint8Array(40).fill(9));
+    assert.equal(t.receive(sink), "ok");
+    assert.deepEqual(seen, ["40#9"]);
+    seen.length = 0;
+    const big = new Uint8Array(HEADER_SIZE + 3000).fill(1, HEADER_SIZE);
+    big[0] = 3000 >>> 8;
+    big[1] = 3000 & 0xff;
+    write(a, concat([big, wireFrame(10, 2)]));
+    for (let i = 0; i < 10 && seen.length < 2; i++) if (t.receiveLone(sink) === -1) t.receive(sink);
+    assert.equal(seen.length, 2);
+    assert.match(seen[0]!, /^bad: frame of 3000 bytes/);
+    assert.equal(seen[1], "10#2", "the stream stays in step after the oversized frame");
+    t.close();
+    libc.close(a);
+  });
+
+  it("the end of the stream is -1, and receive() reports it", () => {
+    const [a, b] = socketPair();
+    const t = new TcpFrameTransport(libc, b);
+    const { sink, seen } = recorder();
+    libc.close(a);
+    assert.equal(t.receiveLone(sink), -1);
+    assert.equal(t.receive(sink), "eof");
+    assert.deepEqual(seen, []);
+    t.close();
   });
 });

@@ -63,7 +63,9 @@ export interface FrameTransport {
    * `loneInput[LONE_HEADROOM]` (valid until the next receive, the bytes
    * before it free for the caller to use); anything else goes to `sink` as
    * {@link receive} hands it over, and -1 is returned; 0 when nothing was
-   * waiting. Throws as `receive` does.
+   * waiting. -1 also when it did not receive because {@link receive} must
+   * (a TCP stream in the middle of a frame, or at its end). Throws as
+   * `receive` does.
    */
   receiveLone?(sink: FrameSink): number;
   /** Where {@link receiveLone} leaves a frame body. */

@@ -15,9 +15,9 @@
  */
 import { Errno, errnoName } from "../../ffi/errno.ts";
 import { MSG_NOSIGNAL, MSG_PEEK, type Libc } from "../../ffi/libc.ts";
-import { HEADER_SIZE, LONE_HEADROOM, readHeader, writeControlHeader, writeDataHeader } from "../protocol/frame.ts";
+import { HEADER_SIZE, isWholeDataFrame, LONE_HEADROOM, readHeader, writeControlHeader, writeDataHeader } from "../protocol/frame.ts";
 import { TransportError, type FrameSink, type FrameTransport, type ReceiveStatus } from "./transport.ts";
-import { deliverDatagrams, frameSize, GSO_MAX_BYTES, GSO_MAX_SEGMENTS, gsoRunEnd, isWholeDataFrame } from "./udp_gso.ts";
+import { deliverDatagrams, frameSize, GSO_MAX_BYTES, GSO_MAX_SEGMENTS, gsoRunEnd } from "./udp_gso.ts";
 import { allocBytes } from "../bytes.ts";
 
 // Socket options (Linux): UDP GSO and GRO, and the path MTU of a connected socket.

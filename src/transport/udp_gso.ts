@@ -11,7 +11,7 @@
  *   segment-size cmsg: the first frame's size is the segment size, and a
  *   layout no GRO could have produced is reported and dropped.
  */
-import { bodyLength, CONTROL_MASK, HEADER_SIZE, MAX_FRAME_BODY, readHeader } from "../protocol/frame.ts";
+import { bodyLength, CONTROL_MASK, HEADER_SIZE, isWholeDataFrame, readHeader } from "../protocol/frame.ts";
 import type { FrameSink } from "./transport.ts";
 
 /** Most datagrams the kernel takes in one GSO send (UDP_MAX_SEGMENTS before Linux 6.10). */
@@ -73,17 +73,6 @@ export function deliverDatagrams(buf: Uint8Array, length: number, coalesced: boo
     deliverOne(buf, start + at, size, sink);
     at += size;
   }
-}
-
-/**
- * True when a `size`-byte datagram with frame header `header` is one data
- * frame as vtund accepts it: its header gives the rest's length, at most
- * MAX_FRAME_BODY.
- */
-export function isWholeDataFrame(header: number, size: number): boolean {
-  if (header & CONTROL_MASK) return false;
-  const length = bodyLength(header);
-  return size - HEADER_SIZE === length && length <= MAX_FRAME_BODY;
 }
 
 /** One datagram's frame: `buf[at, at+size)`, checked against its header. */
