@@ -13,7 +13,7 @@ import { loadLibc } from "../../ffi/index.ts";
 import { AF_UNIX, SOCK_CLOEXEC, SOCK_NONBLOCK, SOCK_STREAM } from "../../ffi/libc.ts";
 import { ECHO_REQ, HEADER_SIZE, LONE_HEADROOM } from "../protocol/frame.ts";
 import { TcpFrameTransport } from "./tcp.ts";
-import type { FrameSink } from "./transport.ts";
+import { recordingSink } from "../../test/fakes/recording_sink.ts";
 import { concat } from "../../test/fakes/packets.ts";
 
 const libc = await loadLibc();
@@ -103,99 +103,78 @@ function wireFrame(n: number, fill: number): Uint8Array {
   return f;
 }
 
-/** A sink that records what it is handed, as "length#first byte", "control N" or "bad: …". */
-function recorder(): { sink: FrameSink; seen: string[] } {
-  const seen: string[] = [];
-  return {
-    seen,
-    sink: {
-      onData: (buf, off, len) => seen.push(`${len}#${buf[off]}`),
-      onControl: (c) => seen.push(`control ${c.toString(16)}`),
-      onBadFrame: (reason) => seen.push(`bad: ${reason}`),
-    },
+/** A receiving transport on one end of a socket pair, `peer` the other end, and a sink that records what it is handed. */
+function receiving() {
+  const [peer, b] = socketPair();
+  const t = new TcpFrameTransport(libc, b);
+  const { sink, seen } = recordingSink();
+  const send = (bytes: Uint8Array) => assert.equal(libc.send(peer, bytes, 0, bytes.length, 0), bytes.length);
+  const close = () => {
+    t.close();
+    libc.close(peer);
   };
-}
-
-function write(fd: number, bytes: Uint8Array): void {
-  assert.equal(libc.send(fd, bytes, 0, bytes.length, 0), bytes.length);
+  return { peer, t, sink, seen, send, close };
 }
 
 describe("TcpFrameTransport idle path, receiving", () => {
   it("hands over a read that is one data frame at loneInput[LONE_HEADROOM]; nothing waiting is 0", () => {
-    const [a, b] = socketPair();
-    const t = new TcpFrameTransport(libc, b);
-    const { sink, seen } = recorder();
+    const { t, sink, seen, send, close } = receiving();
     assert.equal(t.receiveLone(sink), 0, "nothing waiting");
-    write(a, wireFrame(84, 5));
+    send(wireFrame(84, 5));
     assert.equal(t.receiveLone(sink), 84);
     assert.ok(t.loneInput.subarray(LONE_HEADROOM, LONE_HEADROOM + 84).every((x) => x === 5));
     assert.deepEqual(seen, []);
     // Consumed: the next one lands in the same place.
-    write(a, wireFrame(1400, 6));
+    send(wireFrame(1400, 6));
     assert.equal(t.receiveLone(sink), 1400);
     assert.ok(t.loneInput.subarray(LONE_HEADROOM, LONE_HEADROOM + 1400).every((x) => x === 6));
-    t.close();
-    libc.close(a);
+    close();
   });
 
   it("several frames in one read go to the sink, in order", () => {
-    const [a, b] = socketPair();
-    const t = new TcpFrameTransport(libc, b);
-    const { sink, seen } = recorder();
-    write(a, concat([wireFrame(100, 1), new Uint8Array([ECHO_REQ >>> 8, 0]), wireFrame(200, 2)]));
+    const { t, sink, seen, send, close } = receiving();
+    send(concat([wireFrame(100, 1), new Uint8Array([ECHO_REQ >>> 8, 0]), wireFrame(200, 2)]));
     assert.equal(t.receiveLone(sink), -1);
     assert.deepEqual(seen, ["100#1", "control 2000", "200#2"]);
-    t.close();
-    libc.close(a);
+    close();
   });
 
   it("part of a frame stays buffered; the next lone receive leaves the stream to receive()", () => {
-    const [a, b] = socketPair();
-    const t = new TcpFrameTransport(libc, b);
-    const { sink, seen } = recorder();
+    const { t, sink, seen, send, close } = receiving();
     const f = wireFrame(1000, 3);
-    write(a, f.subarray(0, 600));
+    send(f.subarray(0, 600));
     assert.equal(t.receiveLone(sink), -1);
     assert.deepEqual(seen, []);
-    write(a, concat([f.subarray(600), wireFrame(50, 4)]));
+    send(concat([f.subarray(600), wireFrame(50, 4)]));
     assert.equal(t.receiveLone(sink), -1, "mid-frame: does not read");
     assert.deepEqual(seen, []);
     assert.equal(t.receive(sink), "ok");
     assert.deepEqual(seen, ["1000#3", "50#4"]);
     // Back to an empty buffer: the idle path again.
-    write(a, wireFrame(70, 8));
+    send(wireFrame(70, 8));
     assert.equal(t.receiveLone(sink), 70);
-    t.close();
-    libc.close(a);
+    close();
   });
 
   it("a frame's header alone, or a frame longer than vtund accepts, takes the batch way", () => {
-    const [a, b] = socketPair();
-    const t = new TcpFrameTransport(libc, b);
-    const { sink, seen } = recorder();
-    write(a, new Uint8Array([0, 40]));
+    const { t, sink, seen, send, close } = receiving();
+    send(new Uint8Array([0, 40]));
     assert.equal(t.receiveLone(sink), -1, "a header without its body");
-    write(a, new Uint8Array(40).fill(9));
+    send(new Uint8Array(40).fill(9));
     assert.equal(t.receive(sink), "ok");
     assert.deepEqual(seen, ["40#9"]);
     seen.length = 0;
-    const big = new Uint8Array(HEADER_SIZE + 3000).fill(1, HEADER_SIZE);
-    big[0] = 3000 >>> 8;
-    big[1] = 3000 & 0xff;
-    write(a, concat([big, wireFrame(10, 2)]));
+    send(concat([wireFrame(3000, 1), wireFrame(10, 2)]));
     for (let i = 0; i < 10 && seen.length < 2; i++) if (t.receiveLone(sink) === -1) t.receive(sink);
     assert.equal(seen.length, 2);
     assert.match(seen[0]!, /^bad: frame of 3000 bytes/);
     assert.equal(seen[1], "10#2", "the stream stays in step after the oversized frame");
-    t.close();
-    libc.close(a);
+    close();
   });
 
   it("the end of the stream is -1, and receive() reports it", () => {
-    const [a, b] = socketPair();
-    const t = new TcpFrameTransport(libc, b);
-    const { sink, seen } = recorder();
-    libc.close(a);
+    const { peer, t, sink, seen } = receiving();
+    libc.close(peer);
     assert.equal(t.receiveLone(sink), -1);
     assert.equal(t.receive(sink), "eof");
     assert.deepEqual(seen, []);

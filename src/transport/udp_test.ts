@@ -15,6 +15,7 @@ import { encodeSockaddr } from "./address.ts";
 import { localEndpoint } from "./socket.ts";
 import type { FrameSink } from "./transport.ts";
 import { UdpFrameTransport, type UdpOptions } from "./udp.ts";
+import { recordingSink } from "../../test/fakes/recording_sink.ts";
 
 let libc: Libc;
 const open: number[] = [];
@@ -201,12 +202,7 @@ describe("UdpFrameTransport on loopback", () => {
     const [a, b] = socketPair();
     const sender = new UdpFrameTransport(libc, a);
     const receiver = new UdpFrameTransport(libc, b);
-    const seen: string[] = [];
-    const sink: FrameSink = {
-      onData: (buf, off, len) => seen.push(`${len}#${buf[off]}`),
-      onControl: (c) => seen.push(`control ${c.toString(16)}`),
-      onBadFrame: (reason) => seen.push(`bad: ${reason}`),
-    };
+    const { sink, seen } = recordingSink();
     assert.equal(receiver.receiveLone(sink), 0, "nothing waiting");
     const lone = new Uint8Array(LONE_HEADROOM + 300).fill(9, LONE_HEADROOM);
     assert.ok(sender.sendLone(lone, LONE_HEADROOM, 300));
