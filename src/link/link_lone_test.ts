@@ -20,6 +20,8 @@ import { loadLibc } from "../../ffi/index.ts";
 import { AF_UNIX, SOCK_CLOEXEC, SOCK_DGRAM, SOCK_NONBLOCK, SOCK_STREAM } from "../../ffi/libc.ts";
 import { TcpFrameTransport } from "../transport/tcp.ts";
 import { UdpFrameTransport } from "../transport/udp.ts";
+import { dataFrame } from "../../test/fakes/frames.ts";
+import { concat } from "../../test/fakes/packets.ts";
 
 function packet(n: number, seed: number): Uint8Array {
   const p = new Uint8Array(n);
@@ -191,9 +193,7 @@ describe("Link idle path over real sockets (socket pairs, no root)", () => {
       const { a, burst, peer, close } = overSocket(kind);
       assert.equal(a.canReceiveLone, true);
       const p = packet(84, 3);
-      const frame = new Uint8Array(HEADER_SIZE + p.length);
-      frame[1] = p.length;
-      frame.set(p, HEADER_SIZE);
+      const frame = dataFrame(p);
       assert.equal(libc.send(peer, frame, 0, frame.length, 0), frame.length);
       a.receiveLoneFrame();
       assert.equal(burst.loneWrites, 1);
@@ -207,14 +207,7 @@ describe("Link idle path over real sockets (socket pairs, no root)", () => {
   it("tcp: frames that arrive together take the batch way, every one delivered", () => {
     const { a, burst, peer, close } = overSocket("tcp");
     const ps = [packet(100, 1), packet(1400, 2), packet(60, 3)];
-    const wire = new Uint8Array(ps.reduce((n, p) => n + HEADER_SIZE + p.length, 0));
-    let at = 0;
-    for (const p of ps) {
-      wire[at] = p.length >>> 8;
-      wire[at + 1] = p.length & 0xff;
-      wire.set(p, at + HEADER_SIZE);
-      at += HEADER_SIZE + p.length;
-    }
+    const wire = concat(ps.map(dataFrame));
     assert.equal(libc.send(peer, wire, 0, wire.length, 0), wire.length);
     a.receiveLoneFrame();
     assert.equal(burst.loneWrites, 0);

@@ -13,7 +13,8 @@ import { AF_UNIX, MSG_DONTWAIT, O_CLOEXEC, O_NONBLOCK, SOCK_CLOEXEC, SOCK_DGRAM,
 import type { BurstDevice, Device } from "../device/device.ts";
 import type { PacketSink } from "../device/gso_split.ts";
 import { memoryLogger } from "../log.ts";
-import { HEADER_SIZE, LONE_HEADROOM, writeDataHeader } from "../protocol/frame.ts";
+import { LONE_HEADROOM } from "../protocol/frame.ts";
+import { dataFrame } from "../../test/fakes/frames.ts";
 import { TcpFrameTransport } from "../transport/tcp.ts";
 import { UdpFrameTransport } from "../transport/udp.ts";
 import { Link, type LinkOptions } from "./link.ts";
@@ -50,13 +51,6 @@ function pending(fd: number): Uint8Array {
   const buf = new Uint8Array(4096);
   const r = libc.recv(fd, buf, 0, buf.length, MSG_DONTWAIT);
   return r > 0 ? buf.slice(0, r) : new Uint8Array(0);
-}
-
-function frame(packet: Uint8Array): Uint8Array {
-  const f = new Uint8Array(HEADER_SIZE + packet.length);
-  writeDataHeader(f, 0, packet.length);
-  f.set(packet, HEADER_SIZE);
-  return f;
 }
 
 /**
@@ -97,7 +91,7 @@ describe("runPollLoop", () => {
   it("sends what the device answers inside a write without another poll()", () => {
     const packet = Uint8Array.from({ length: 84 }, (_, i) => i & 0xff);
     let sentBeforeSecondPoll: Uint8Array = new Uint8Array(0);
-    const r = run({}, frame(packet), (n, peer, stop) => {
+    const r = run({}, dataFrame(packet), (n, peer, stop) => {
       if (n === 2) {
         sentBeforeSecondPoll = pending(peer);
         stop();
@@ -105,11 +99,11 @@ describe("runPollLoop", () => {
     });
     assert.deepEqual(r.end, { kind: "stopped", why: "shutdown requested" });
     assert.deepEqual(r.device.written, [packet], "the peer's packet reached the device");
-    assert.deepEqual(sentBeforeSecondPoll, frame(r.answer), "the answer was on the wire before the second poll()");
+    assert.deepEqual(sentBeforeSecondPoll, dataFrame(r.answer), "the answer was on the wire before the second poll()");
   });
 
   it("does not read the clock per wake-up when the link has no timer", () => {
-    const packets = Array.from({ length: 5 }, (_, k) => frame(Uint8Array.from({ length: 60 }, (_, i) => (i + k) & 0xff)));
+    const packets = Array.from({ length: 5 }, (_, k) => dataFrame(Uint8Array.from({ length: 60 }, (_, i) => (i + k) & 0xff)));
     const all = new Uint8Array(packets.reduce((n, p) => n + p.length, 0));
     packets.reduce((at, p) => (all.set(p, at), at + p.length), 0);
     const r = run({}, all, (n, _peer, stop) => {
@@ -121,7 +115,7 @@ describe("runPollLoop", () => {
   });
 
   it("reads the clock once per wake-up when keepalive is on", () => {
-    const r = run({ keepalive: { intervalSec: 30, maxFail: 4 } }, frame(new Uint8Array(60)), (n, _peer, stop) => {
+    const r = run({ keepalive: { intervalSec: 30, maxFail: 4 } }, dataFrame(new Uint8Array(60)), (n, _peer, stop) => {
       if (n === 2) stop();
     });
     assert.equal(r.polls, 2);
@@ -191,7 +185,7 @@ describe("runPollLoop: the idle path", () => {
         return libc.poll(fds, nfds, timeoutMs);
       };
       try {
-        const f = frame(packet);
+        const f = dataFrame(packet);
         assert.equal(libc.send(peer, f, 0, f.length, 0), f.length);
         const transport = new UdpFrameTransport(counting, sock);
         const link = new Link(device, transport, new Pipeline([]), { keepalive: null, initialEcho: false }, memoryLogger().log);
@@ -199,7 +193,7 @@ describe("runPollLoop: the idle path", () => {
         const end = runPollLoop(counting, link, wakeRead, { lonePath });
         assert.deepEqual(end, { kind: "stopped", why: "shutdown requested" });
         assert.deepEqual(device.written, [packet], "the peer's packet reached the device");
-        assert.deepEqual(sentBeforeSecondPoll, frame(answer), "the answer was on the wire before the second poll()");
+        assert.deepEqual(sentBeforeSecondPoll, dataFrame(answer), "the answer was on the wire before the second poll()");
         assert.equal(device.loneWrites, lonePath ? 1 : 0);
         assert.equal(device.loneReads, lonePath ? 1 : 0);
       } finally {

@@ -13,7 +13,7 @@ import { loadLibc } from "../../ffi/index.ts";
 import { AF_UNIX, SOCK_CLOEXEC, SOCK_NONBLOCK, SOCK_STREAM } from "../../ffi/libc.ts";
 import { ECHO_REQ, HEADER_SIZE, LONE_HEADROOM } from "../protocol/frame.ts";
 import { TcpFrameTransport } from "./tcp.ts";
-import { recordingSink } from "../../test/fakes/recording_sink.ts";
+import { dataFrame, recordingSink } from "../../test/fakes/frames.ts";
 import { concat } from "../../test/fakes/packets.ts";
 
 const libc = await loadLibc();
@@ -95,12 +95,9 @@ describe("TcpFrameTransport idle path", () => {
   });
 });
 
-/** A data frame on the wire: header, then `n` bytes of `fill`. */
+/** A data frame on the wire whose body is `n` bytes of `fill`. */
 function wireFrame(n: number, fill: number): Uint8Array {
-  const f = new Uint8Array(HEADER_SIZE + n).fill(fill, HEADER_SIZE);
-  f[0] = n >>> 8;
-  f[1] = n & 0xff;
-  return f;
+  return dataFrame(new Uint8Array(n).fill(fill));
 }
 
 /** A receiving transport on one end of a socket pair, `peer` the other end, and a sink that records what it is handed. */

@@ -15,7 +15,7 @@ import { encodeSockaddr } from "./address.ts";
 import { localEndpoint } from "./socket.ts";
 import type { FrameSink } from "./transport.ts";
 import { UdpFrameTransport, type UdpOptions } from "./udp.ts";
-import { recordingSink } from "../../test/fakes/recording_sink.ts";
+import { recordingSink } from "../../test/fakes/frames.ts";
 
 let libc: Libc;
 const open: number[] = [];
