@@ -87,18 +87,42 @@ export function wasmEcb(
   dstAt: number,
 ): boolean {
   if (length === 0) return true;
-  const buffer = src.buffer;
-  if (dst.buffer !== buffer) return false;
+  const cipher = cipherOf(src);
+  // One cipher per arena: the same cipher means the same arena.
+  if (cipher === null || (dst !== src && cipherOf(dst) !== cipher)) return false;
+  if (cipher.loaded !== schedule) load(cipher, schedule);
+  cipher.ecb(decrypt ? PD_AT : PE_AT, src.byteOffset + srcAt, dst.byteOffset + dstAt, length);
+  return true;
+}
+
+// The last few arrays seen and their arena's cipher. An idle packet's call would otherwise
+// look up `.buffer` twice and a WeakMap, microseconds when the caches are cold (an
+// encrypting and a decrypting side alternate over their own buffers).
+let seen0: Uint8Array | null = null, seen1: Uint8Array | null = null, seen2: Uint8Array | null = null, seen3: Uint8Array | null = null;
+let cipher0: ArenaCipher | null = null, cipher1: ArenaCipher | null = null, cipher2: ArenaCipher | null = null, cipher3: ArenaCipher | null = null;
+let nextSeen = 0;
+
+/** The cipher of the arena `bytes` is a view of, or null (not an arena, or no WebAssembly). */
+function cipherOf(bytes: Uint8Array): ArenaCipher | null {
+  if (bytes === seen0) return cipher0;
+  if (bytes === seen1) return cipher1;
+  if (bytes === seen2) return cipher2;
+  if (bytes === seen3) return cipher3;
+  const buffer = bytes.buffer;
   let cipher = perBuffer.get(buffer);
   if (cipher === undefined) {
     const memory = arenaMemory(buffer);
     cipher = memory === null ? null : instantiate(memory);
     perBuffer.set(buffer, cipher);
   }
-  if (cipher === null) return false;
-  if (cipher.loaded !== schedule) load(cipher, schedule);
-  cipher.ecb(decrypt ? PD_AT : PE_AT, src.byteOffset + srcAt, dst.byteOffset + dstAt, length);
-  return true;
+  switch (nextSeen) {
+    case 0: seen0 = bytes; cipher0 = cipher; break;
+    case 1: seen1 = bytes; cipher1 = cipher; break;
+    case 2: seen2 = bytes; cipher2 = cipher; break;
+    default: seen3 = bytes; cipher3 = cipher;
+  }
+  nextSeen = (nextSeen + 1) & 3;
+  return cipher;
 }
 
 function instantiate(memory: WebAssembly.Memory): ArenaCipher | null {

@@ -213,7 +213,7 @@ class LegacyStage implements CipherStage {
       this.env.log("legacy_decrypt_buf: bad pad length");
       return 0;
     }
-    dst.copyWithin(dstAt, dstAt + n, dstAt + length);
+    copyBytes(dst, dstAt + n, length - n, dst, dstAt); // not copyWithin(), see padTail
     return length - n;
   }
 }
@@ -320,7 +320,7 @@ class StreamStage implements CipherStage {
     dst[bodyAt + 5] = seq >>> 16;
     dst[bodyAt + 6] = seq >>> 8;
     dst[bodyAt + 7] = seq;
-    dst.fill(0, bodyAt + 8, bodyAt + bs);
+    for (let i = bodyAt + 8; i < bodyAt + bs; i++) dst[i] = 0; // not fill(), see padTail
 
     if (withIvec) {
       const iv = this.iv;
@@ -398,7 +398,7 @@ class StreamStage implements CipherStage {
       return 0;
     }
     const out = len - pad;
-    dst.copyWithin(dstAt, dstAt + bs, dstAt + bs + out);
+    copyBytes(dst, dstAt + bs, out, dst, dstAt); // not copyWithin(), see padTail
     return out;
   }
 
