@@ -8,8 +8,8 @@
  * daemons makes several. The data path hands each call site one of a few
  * large buffers (a lone packet's, a batch's, a cipher's scratch: libcrypto's
  * one update call sees the encrypting and the decrypting side's buffers in
- * turn), so each site remembers the last {@link ADDRESS_SLOTS} buffers and
- * their addresses and adds the offset.
+ * turn), so each site remembers the addresses of the last
+ * {@link ADDRESS_SLOTS} buffers ({@link rememberRecent}) and adds the offset.
  *
  * Only buffers of {@link STABLE_BYTES} or more are remembered: JavaScriptCore
  * keeps the storage of a large typed array (and of any view into an
@@ -19,38 +19,24 @@
  * alive; nothing in vtunts transfers or resizes these buffers.
  */
 import { dlopen, ptr, type FFIFunction, type Pointer } from "bun:ffi";
+import { RECENT_SLOTS, rememberRecent } from "./recent.ts";
 
 /** Buffers at least this large have storage that does not move (JavaScriptCore's fast typed arrays are ≤ 1000 bytes). */
 export const STABLE_BYTES = 4096;
 
 /** How many buffers an {@link addressCache} remembers. */
-export const ADDRESS_SLOTS = 4;
+export const ADDRESS_SLOTS = RECENT_SLOTS;
 
 /**
  * Returns a function giving the address of `buf[offset]`, remembering the
- * last {@link ADDRESS_SLOTS} large buffers (the oldest is replaced).
+ * last {@link ADDRESS_SLOTS} large buffers' addresses (see recent.ts).
  * `pointerOf` is `ptr`, or a stand-in that counts calls in tests.
  */
 export function addressCache(pointerOf: (buf: Uint8Array, offset?: number) => Pointer = ptr): (buf: Uint8Array, offset: number) => Pointer | Uint8Array {
-  // Four plain slots rather than an array: on a cold idle packet every load counts.
-  let b0: Uint8Array | null = null, b1: Uint8Array | null = null, b2: Uint8Array | null = null, b3: Uint8Array | null = null;
-  let a0 = 0, a1 = 0, a2 = 0, a3 = 0;
-  let next = 0;
+  const baseOf = rememberRecent((buf: Uint8Array) => pointerOf(buf) as number);
   return (buf, offset) => {
-    if (buf === b0) return (a0 + offset) as Pointer;
-    if (buf === b1) return (a1 + offset) as Pointer;
-    if (buf === b2) return (a2 + offset) as Pointer;
-    if (buf === b3) return (a3 + offset) as Pointer;
     if (buf.byteLength < STABLE_BYTES) return offset === 0 ? buf : pointerOf(buf, offset);
-    const base = pointerOf(buf) as number;
-    switch (next) {
-      case 0: b0 = buf; a0 = base; break;
-      case 1: b1 = buf; a1 = base; break;
-      case 2: b2 = buf; a2 = base; break;
-      default: b3 = buf; a3 = base;
-    }
-    next = (next + 1) % ADDRESS_SLOTS;
-    return (base + offset) as Pointer;
+    return (baseOf(buf) + offset) as Pointer;
   };
 }
 

@@ -36,6 +36,7 @@
  *           (i32.load offset=2048 (i32.and (i32.shr_u (local.get $l0) (i32.const 6)) (i32.const 1020))))
  *         (i32.load offset=3072 (i32.and (i32.shl (local.get $l0) (i32.const 2)) (i32.const 1020)))))))
  */
+import { rememberRecent } from "../../ffi/recent.ts";
 import { ARENA_RESERVED, arenaMemory } from "../bytes.ts";
 
 /** Byte address of the S-boxes in the arena. */
@@ -68,7 +69,7 @@ interface ArenaCipher {
   readonly view: DataView;
   loaded: BlowfishSchedule | null;
 }
-/** Per buffer seen: its arena's cipher, or null (not an arena, or no WebAssembly): one lookup per call. */
+/** Per buffer seen: its arena's cipher, or null (not an arena, or no WebAssembly); {@link cipherOf} asks it once per array while it remembers that array. */
 const perBuffer = new WeakMap<ArrayBufferLike, ArenaCipher | null>();
 
 /**
@@ -95,19 +96,13 @@ export function wasmEcb(
   return true;
 }
 
-// The last few arrays seen and their arena's cipher. An idle packet's call would otherwise
-// look up `.buffer` twice and a WeakMap, microseconds when the caches are cold (an
-// encrypting and a decrypting side alternate over their own buffers).
-let seen0: Uint8Array | null = null, seen1: Uint8Array | null = null, seen2: Uint8Array | null = null, seen3: Uint8Array | null = null;
-let cipher0: ArenaCipher | null = null, cipher1: ArenaCipher | null = null, cipher2: ArenaCipher | null = null, cipher3: ArenaCipher | null = null;
-let nextSeen = 0;
-
-/** The cipher of the arena `bytes` is a view of, or null (not an arena, or no WebAssembly). */
-function cipherOf(bytes: Uint8Array): ArenaCipher | null {
-  if (bytes === seen0) return cipher0;
-  if (bytes === seen1) return cipher1;
-  if (bytes === seen2) return cipher2;
-  if (bytes === seen3) return cipher3;
+/**
+ * The cipher of the arena `bytes` is a view of, or null (not an arena, or no
+ * WebAssembly). Remembered for the last few arrays: an idle packet's call
+ * would otherwise look up `.buffer` and a WeakMap, microseconds when the
+ * caches are cold.
+ */
+const cipherOf = rememberRecent((bytes: Uint8Array): ArenaCipher | null => {
   const buffer = bytes.buffer;
   let cipher = perBuffer.get(buffer);
   if (cipher === undefined) {
@@ -115,15 +110,8 @@ function cipherOf(bytes: Uint8Array): ArenaCipher | null {
     cipher = memory === null ? null : instantiate(memory);
     perBuffer.set(buffer, cipher);
   }
-  switch (nextSeen) {
-    case 0: seen0 = bytes; cipher0 = cipher; break;
-    case 1: seen1 = bytes; cipher1 = cipher; break;
-    case 2: seen2 = bytes; cipher2 = cipher; break;
-    default: seen3 = bytes; cipher3 = cipher;
-  }
-  nextSeen = (nextSeen + 1) & 3;
   return cipher;
-}
+});
 
 function instantiate(memory: WebAssembly.Memory): ArenaCipher | null {
   try {
