@@ -106,7 +106,7 @@ class WorkerIo implements SessionIo {
     tuneTcpSession(this.libc, this.tcpFd);
     setSocketBuffers(this.libc, this.tcpFd, SOCKET_BUFFER);
     this.tcpOpen = false; // the transport owns the socket now
-    return new TcpFrameTransport(this.libc, this.tcpFd);
+    return new TcpFrameTransport(this.libc, this.tcpFd, { holdReads: !DISABLED_FEATURES.has("read-hold") });
   }
 
   bindUdp() {

@@ -5,13 +5,19 @@
  * when the link ends or the wake-up pipe is written (shutdown).
  *
  * The clock is read once per wake-up, and not at all when the link has no
- * timer: on an idle tunnel each packet is a cold wake-up, and every runtime
+ * timer and its reads are not held: on an idle tunnel each packet is a cold wake-up, and every runtime
  * call on that path adds to the round-trip time. For the same reason a
  * wake-up of the device alone or of the socket alone takes the link's idle
  * path (Link.sendLonePacket, Link.receiveLoneFrame) unless `lonePath` is off.
+ *
+ * While the transport holds its reads (bulk load, FrameTransport.readsHeld)
+ * poll() waits at most HELD_READ_MS; when that long has passed without the
+ * socket being reported readable, the hold ends, and the next poll() reports
+ * the bytes that waited below the mark.
  */
 import { Errno } from "../../ffi/errno.ts";
 import { check, POLLERR, POLLHUP, POLLIN, POLLNVAL, POLLOUT, type Libc } from "../../ffi/libc.ts";
+import { HELD_READ_MS } from "../transport/transport.ts";
 import type { Link, LinkEnd } from "./link.ts";
 
 const WAKE = 0;
@@ -46,13 +52,23 @@ export function runPollLoop(libc: Libc, link: Link, wakeFd: number, options: Pol
   let t = now();
   link.start(t);
   const clocked = link.needsClock;
+  const transport = link.transport;
+  let heldReadAt = -1; // while reads are held: when the socket was last read
   while (link.end === null) {
     // Read the device only while the socket keeps up; ask for POLLOUT while frames wait.
     // A stream device (pipe/tty) may hold bytes its program has not read yet: wait for room,
     // and stop taking frames from the network while it lags (backpressure).
     ev[4 * DEVICE + 2] = (link.wantsDevice ? POLLIN : 0) | ((link.device.backlog ?? 0) > 0 ? POLLOUT : 0);
     ev[4 * SOCKET + 2] = (link.wantsTransport ? POLLIN : 0) | (link.transport.backlog > 0 ? POLLOUT : 0);
-    const n = libc.poll(fds, 3, link.msUntilTick(t));
+    const held = transport.readsHeld === true;
+    let timeout = link.msUntilTick(t);
+    if (held) {
+      if (heldReadAt < 0) heldReadAt = now();
+      if (timeout < 0 || timeout > HELD_READ_MS) timeout = HELD_READ_MS;
+    } else {
+      heldReadAt = -1;
+    }
+    const n = libc.poll(fds, 3, timeout);
     if (n === -Errno.EINTR) {
       if (clocked) t = now();
       continue;
@@ -60,6 +76,13 @@ export function runPollLoop(libc: Libc, link: Link, wakeFd: number, options: Pol
     check(n, "link: poll()");
     const dev = ev[4 * DEVICE + 3]!;
     const sock = ev[4 * SOCKET + 3]!;
+    if (held) {
+      // Below the low-water mark poll() stays quiet: the flow slowed or ended. Once
+      // released, the next poll() reports what waits.
+      const at = now();
+      if (sock & POLLIN) heldReadAt = at;
+      else if (at - heldReadAt >= HELD_READ_MS) transport.releaseReads!();
+    }
     if (n === 1 && dev === POLLIN && loneSend) {
       link.sendLonePacket();
     } else if (n === 1 && sock === POLLIN && loneReceive) {

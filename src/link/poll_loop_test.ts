@@ -4,18 +4,35 @@
  * packet inside the write that delivered it (as a TUN does for a ping). The
  * answer must leave at once, without waiting for another poll(); a link
  * without timers must not read the clock; a wake-up byte stops the loop; a
- * wake-up of the socket alone takes the link's idle path unless it is off.
+ * wake-up of the socket alone takes the link's idle path unless it is off; a
+ * TCP socket held under bulk load still delivers the tail of the burst.
  */
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { loadLibc } from "../../ffi/index.ts";
-import { AF_UNIX, MSG_DONTWAIT, O_CLOEXEC, O_NONBLOCK, SOCK_CLOEXEC, SOCK_DGRAM, SOCK_NONBLOCK, SOCK_STREAM, type Libc } from "../../ffi/libc.ts";
+import {
+  AF_UNIX,
+  MSG_DONTWAIT,
+  O_CLOEXEC,
+  O_NONBLOCK,
+  SO_RCVLOWAT,
+  SOCK_CLOEXEC,
+  SOCK_DGRAM,
+  SOCK_NONBLOCK,
+  SOCK_STREAM,
+  SOL_SOCKET,
+  type Libc,
+} from "../../ffi/libc.ts";
 import type { BurstDevice, Device } from "../device/device.ts";
 import type { PacketSink } from "../device/gso_split.ts";
 import { memoryLogger } from "../log.ts";
 import { LONE_HEADROOM } from "../protocol/frame.ts";
 import { dataFrame } from "../../test/fakes/frames.ts";
-import { TcpFrameTransport } from "../transport/tcp.ts";
+import { HOLD_AFTER_MS, HOLD_LOW_WATER, TcpFrameTransport } from "../transport/tcp.ts";
+import { HELD_READ_MS } from "../transport/transport.ts";
+import { acceptTcp, connectTcp, listenTcp, localEndpoint } from "../transport/socket.ts";
+import { MemoryDevice } from "../../test/fakes/memory_device.ts";
+import { concat } from "../../test/fakes/packets.ts";
 import { UdpFrameTransport } from "../transport/udp.ts";
 import { Link, type LinkOptions } from "./link.ts";
 import { Pipeline } from "./pipeline.ts";
@@ -201,4 +218,91 @@ describe("runPollLoop: the idle path", () => {
       }
     });
   }
+});
+
+describe("runPollLoop: a held TCP socket (bulk load)", () => {
+  it("reads the bytes below the low-water mark HELD_READ_MS after the last read, without a wake-up, and lets the hold go", () => {
+    // A loopback TCP connection, as in a tcp session. The peer sends frames in
+    // bulk, each burst above the low-water mark, until the transport holds;
+    // then a tail far below the mark. The loop and the transport share a clock
+    // the test moves: while it stands still the tail must wait (the kernel keeps
+    // quiet), once HELD_READ_MS have passed the loop must fetch it.
+    const listener = listenTcp(libc, { family: 4, address: "127.0.0.1", port: 0 });
+    const [wakeRead, wakeWrite] = pair((fds) => libc.pipe2(fds, O_NONBLOCK | O_CLOEXEC));
+    const peer = connectTcp(libc, localEndpoint(libc, listener), 5000, wakeRead);
+    let accepted: { fd: number } | null = null;
+    for (let i = 0; i < 1000 && accepted === null; i++) accepted = acceptTcp(libc, listener);
+    assert.ok(accepted, "the loopback connection was accepted");
+    const sock = accepted.fd;
+    const body = Uint8Array.from({ length: 1400 }, (_, i) => i & 0xff);
+    const frame = dataFrame(body);
+    const burst = concat(Array.from({ length: 100 }, () => frame)); // ~137 KiB, above the mark
+    const tail = concat(Array.from({ length: 10 }, () => frame)); // ~14 KiB, far below it
+    assert.ok(burst.length > HOLD_LOW_WATER && tail.length < HOLD_LOW_WATER / 4);
+    const marks: number[] = [];
+    const counting: Libc = Object.create(libc);
+    counting.setsockopt = (fd, level, name, value, len) => {
+      if (fd === sock && level === SOL_SOCKET && name === SO_RCVLOWAT) marks.push(new DataView(value.buffer, value.byteOffset).getInt32(0, true));
+      return libc.setsockopt(fd, level, name, value, len);
+    };
+    const clock = { t: 0 };
+    const device = new MemoryDevice();
+    const transport = new TcpFrameTransport(counting, sock, { now: () => clock.t });
+    let sending: Uint8Array | null = null; // what is being sent, from `at`
+    let at = 0;
+    let framesSent = 0;
+    let phase: "bulk" | "tail" | "done" = "bulk";
+    let pollsWithTail = 0;
+    let waitingWhileStill = -1; // frames not yet on the device after the tail waited with the clock still
+    const stop = () => libc.write(wakeWrite, new Uint8Array([1]), 0, 1);
+    const sendSome = () => {
+      const r = libc.send(peer, sending!, at, sending!.length - at, MSG_DONTWAIT);
+      if (r > 0) at += r;
+      if (at === sending!.length) {
+        framesSent += sending!.length / frame.length;
+        sending = null;
+        at = 0;
+      }
+    };
+    counting.poll = (fds, nfds, timeoutMs) => {
+      if (phase === "bulk") {
+        if (sending) sendSome();
+        else if (clock.t < 3 * HOLD_AFTER_MS || !transport.readsHeld || device.written.length !== framesSent) {
+          clock.t += 0.5;
+          sending = burst;
+          sendSome();
+        } else {
+          phase = "tail"; // held, and every burst is on the device
+          sending = tail;
+          sendSome();
+        }
+      } else if (phase === "tail") {
+        if (sending) sendSome();
+        else if (++pollsWithTail === 4) {
+          waitingWhileStill = framesSent - device.written.length;
+          clock.t += HELD_READ_MS;
+        } else if (pollsWithTail > 4 && device.written.length === framesSent && !transport.readsHeld) {
+          phase = "done";
+          stop();
+        } else if (pollsWithTail > 2000) {
+          stop(); // give up: the assertions say why
+        }
+      }
+      return libc.poll(fds, nfds, timeoutMs);
+    };
+    try {
+      const link = new Link(device, transport, new Pipeline([]), { keepalive: null, initialEcho: false }, memoryLogger().log);
+      const end = runPollLoop(counting, link, wakeRead, { now: () => clock.t });
+      assert.deepEqual(end, { kind: "stopped", why: "shutdown requested" });
+      assert.equal(marks[0], HOLD_LOW_WATER, "the bulk held reads");
+      assert.equal(waitingWhileStill, 10, "with the clock standing still the tail waited below the mark");
+      assert.equal(phase, "done", "then the loop fetched it and let the hold go");
+      assert.equal(device.written.length, framesSent);
+      assert.ok(device.written.every((p) => p.length === body.length && p[1] === 1 && p[1399] === (1399 & 0xff)));
+      assert.equal(marks.at(-1), 1);
+    } finally {
+      transport.close();
+      for (const fd of [peer, listener, wakeRead, wakeWrite]) libc.close(fd);
+    }
+  });
 });

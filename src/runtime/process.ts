@@ -92,10 +92,11 @@ export function setProcessName(name: string): Error | null {
 
 /**
  * Features to switch off, for tests of the fallbacks and for kernels that
- * misbehave: VTUNTS_DISABLE=tun-offload,udp-gso,udp-gro,libcrypto,liblzo,code-release,lone-path
+ * misbehave: VTUNTS_DISABLE=tun-offload,udp-gso,udp-gro,libcrypto,liblzo,code-release,lone-path,read-hold
  * (any of them; without libcrypto AES runs in node:crypto, without liblzo LZO
  * in TypeScript; code-release: see src/runtime/code_pages.ts; lone-path: every
- * wake-up takes the batch path, see src/link/link.ts).
+ * wake-up takes the batch path, see src/link/link.ts; read-hold: a TCP
+ * session's socket wakes the daemon for every byte, see src/transport/tcp.ts).
  */
 export const DISABLED_FEATURES: ReadonlySet<string> = new Set(
   (process.env.VTUNTS_DISABLE ?? "").split(",").map((s) => s.trim()).filter((s) => s !== ""),

@@ -5,9 +5,13 @@
  * with one send() per batch, so a burst of packets costs one syscall. On an
  * idle link a read is mostly one whole frame, which {@link
  * TcpFrameTransport.receiveLone} hands over where it lies.
+ *
+ * Under bulk load the socket is asked to wake the daemon only for a large
+ * backlog ({@link ReadHold}); a wake-up per 64 KiB segment is what costs,
+ * not the bytes.
  */
 import { Errno, errnoName } from "../../ffi/errno.ts";
-import { MSG_NOSIGNAL, type Libc } from "../../ffi/libc.ts";
+import { MSG_NOSIGNAL, SO_RCVLOWAT, SOL_SOCKET, type Libc } from "../../ffi/libc.ts";
 import {
   bodyLength,
   CONTROL_MASK,
@@ -25,6 +29,85 @@ import { allocBytes, copyBytes } from "../bytes.ts";
 const IN_SIZE = 256 * 1024;
 const OUT_SIZE = 256 * 1024;
 
+/** A read of at least this many bytes shows that data came faster than the daemon woke. */
+export const HOLD_AFTER_READ = 64 * 1024;
+/** Such reads must keep coming this long before reads are held: a short burst (a web page) never waits for the driver's timer. */
+export const HOLD_AFTER_MS = 20;
+/** A pause this long between such reads starts the count again. */
+export const HOLD_STREAK_GAP_MS = 2;
+/** After a hold that lasted HOLD_AFTER_MS or longer, a large read this soon holds again at once (the same bulk flow, after a pause). */
+export const HOLD_AGAIN_WITHIN_MS = 100;
+/** While held, the socket wakes the daemon only for this backlog (SO_RCVLOWAT). */
+export const HOLD_LOW_WATER = 128 * 1024;
+
+/**
+ * Wake-ups under bulk load. When reads of {@link HOLD_AFTER_READ} bytes or
+ * more have kept coming for {@link HOLD_AFTER_MS}, the socket's low-water
+ * mark (SO_RCVLOWAT) goes up to {@link HOLD_LOW_WATER}: poll() then reports
+ * it readable only once that much waits. A wake-up costs about as much as
+ * moving a 64 KiB segment, so fewer of them move more through a plain tcp
+ * tunnel on 2 cores. When the flow slows or ends the mark is not reached:
+ * after HELD_READ_MS without a wake-up the driver calls {@link release},
+ * and the socket wakes for every byte again (the kernel's default, right
+ * for an idle or slow link), at once for the bytes waiting. So the last
+ * bytes of a long transfer may arrive a millisecond later; a burst shorter
+ * than HOLD_AFTER_MS is never held. A bulk flow pauses now and then (the
+ * sender descheduled, its congestion control probing): a hold that had
+ * lasted resumes at the next large read within {@link HOLD_AGAIN_WITHIN_MS}.
+ */
+export class ReadHold {
+  /** True while the socket's low-water mark is raised. */
+  held = false;
+  private usable: boolean;
+  private readonly value = new Int32Array(1);
+  private readonly valueBytes = new Uint8Array(this.value.buffer);
+  private streakStart = -1; // when the current run of large reads began
+  private lastLarge = 0;
+  private heldAt = 0;
+  private holdAgainUntil = -1;
+
+  /** `now`: monotonic milliseconds, read only after large reads (never on an idle link). */
+  constructor(
+    private readonly libc: Libc,
+    private readonly fd: number,
+    enabled: boolean,
+    private readonly now: () => number = () => performance.now(),
+  ) {
+    this.usable = enabled;
+  }
+
+  /** Called after every read with the bytes it returned. */
+  afterRead(bytes: number): void {
+    if (this.held || bytes < HOLD_AFTER_READ || !this.usable) return;
+    const t = this.now();
+    if (this.streakStart < 0 || t - this.lastLarge > HOLD_STREAK_GAP_MS) this.streakStart = t;
+    this.lastLarge = t;
+    if (t - this.streakStart >= HOLD_AFTER_MS || t < this.holdAgainUntil) {
+      this.heldAt = t;
+      this.set(HOLD_LOW_WATER);
+    }
+  }
+
+  /** Back to a wake-up for every byte. */
+  release(): void {
+    if (!this.held) return;
+    const t = this.now();
+    this.holdAgainUntil = t - this.heldAt >= HOLD_AFTER_MS ? t + HOLD_AGAIN_WITHIN_MS : -1;
+    this.streakStart = -1;
+    this.set(1);
+  }
+
+  private set(lowWater: number): void {
+    this.value[0] = lowWater;
+    if (this.libc.setsockopt(this.fd, SOL_SOCKET, SO_RCVLOWAT, this.valueBytes, 4) === 0) {
+      this.held = lowWater > 1;
+    } else if (lowWater > 1) {
+      this.usable = false; // the kernel refuses it: wake for every byte, as before
+    }
+    // A refused release (never seen) leaves the hold on: the driver's timer keeps reading and retries.
+  }
+}
+
 /** Frames on a connected TCP socket. */
 export class TcpFrameTransport implements FrameTransport {
   readonly kind = "tcp";
@@ -36,26 +119,43 @@ export class TcpFrameTransport implements FrameTransport {
   private outStart = 0;
   private outEnd = 0;
   private closed = false;
+  private readonly hold: ReadHold;
 
+  /** `holdReads` (default true) and `now` (its clock, default performance.now): see {@link ReadHold}. */
   constructor(
     private readonly libc: Libc,
     readonly fd: number,
-  ) {}
+    options: { holdReads?: boolean; now?: () => number } = {},
+  ) {
+    this.hold = new ReadHold(libc, fd, options.holdReads ?? true, options.now);
+  }
 
   get backlog(): number {
     return this.outEnd - this.outStart;
   }
 
+  /** See {@link FrameTransport.readsHeld}. */
+  get readsHeld(): boolean {
+    return this.hold.held;
+  }
+
+  /** See {@link FrameTransport.releaseReads}. */
+  releaseReads(): void {
+    this.hold.release();
+  }
+
   receive(sink: FrameSink): ReceiveStatus {
     // One read per call: poll() tells us when there is more, and a bounded
     // amount of work per wake-up keeps the device direction served too.
-    if (this.inEnd === IN_SIZE) this.compact();
+    // Room for a whole held backlog, so that a short read means a slow flow, not a full buffer.
+    if (IN_SIZE - this.inEnd < HOLD_LOW_WATER && this.inStart > 0) this.compact();
     const r = this.libc.recv(this.fd, this.input, this.inEnd, IN_SIZE - this.inEnd, 0);
     if (r === 0) return "eof";
     if (r < 0) {
       if (r === -Errno.EAGAIN || r === -Errno.EINTR) return "ok";
       throw new TransportError(`tcp: recv failed: ${errnoName(r)}`);
     }
+    this.hold.afterRead(r);
     this.inEnd += r;
     this.parse(sink);
     return "ok";
@@ -85,6 +185,7 @@ export class TcpFrameTransport implements FrameTransport {
       if (r === -Errno.EAGAIN || r === -Errno.EINTR) return 0;
       throw new TransportError(`tcp: recv failed: ${errnoName(r)}`);
     }
+    this.hold.afterRead(r);
     if (r > HEADER_SIZE && isWholeDataFrame(readHeader(this.input, at), r)) return r - HEADER_SIZE;
     this.inStart = at;
     this.inEnd = at + r;

@@ -4,6 +4,9 @@
  * datagram) implement it; tests use an in-memory fake.
  */
 
+/** See {@link FrameTransport.readsHeld}. */
+export const HELD_READ_MS = 1;
+
 /** Receives the frames a transport reads. Views are only valid during the call. */
 export interface FrameSink {
   /** A data frame: its body is `buf[offset, offset+length)`. */
@@ -31,6 +34,15 @@ export interface FrameTransport {
    * or is not known yet.
    */
   readonly maxFrame?: number;
+  /**
+   * True while the socket wakes the driver only for a large backlog (TCP under
+   * bulk load, see ReadHold in tcp.ts). When poll() has not reported it
+   * readable for {@link HELD_READ_MS}, the driver calls {@link releaseReads},
+   * and the next poll() reports the tail of the burst that waited below it.
+   */
+  readonly readsHeld?: boolean;
+  /** Ends a hold (see {@link readsHeld}): the socket wakes the driver for every byte again. */
+  releaseReads?(): void;
   /** Reads what is available without blocking and hands every complete frame to `sink`. */
   receive(sink: FrameSink): ReceiveStatus;
   /**
