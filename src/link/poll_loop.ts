@@ -5,10 +5,11 @@
  * when the link ends or the wake-up pipe is written (shutdown).
  *
  * The clock is read once per wake-up, and not at all when the link has no
- * timer and its reads are not held: on an idle tunnel each packet is a cold wake-up, and every runtime
- * call on that path adds to the round-trip time. For the same reason a
- * wake-up of the device alone or of the socket alone takes the link's idle
- * path (Link.sendLonePacket, Link.receiveLoneFrame) unless `lonePath` is off.
+ * timer and its reads are not held: on an idle tunnel each packet is a cold
+ * wake-up, and every runtime call on that path adds to the round-trip time.
+ * For the same reason a wake-up of the device alone or of the socket alone
+ * takes the link's idle path (Link.sendLonePacket, Link.receiveLoneFrame)
+ * unless `lonePath` is off.
  *
  * While the transport holds its reads (bulk load, FrameTransport.readsHeld)
  * poll() waits at most HELD_READ_MS; when that long has passed without the
