@@ -15,12 +15,10 @@ import {
   MSG_DONTWAIT,
   O_CLOEXEC,
   O_NONBLOCK,
-  SO_RCVLOWAT,
   SOCK_CLOEXEC,
   SOCK_DGRAM,
   SOCK_NONBLOCK,
   SOCK_STREAM,
-  SOL_SOCKET,
   type Libc,
 } from "../../ffi/libc.ts";
 import type { BurstDevice, Device } from "../device/device.ts";
@@ -30,7 +28,7 @@ import { LONE_HEADROOM } from "../protocol/frame.ts";
 import { dataFrame } from "../../test/fakes/frames.ts";
 import { HOLD_AFTER_MS, HOLD_LOW_WATER, TcpFrameTransport } from "../transport/tcp.ts";
 import { HELD_READ_MS } from "../transport/transport.ts";
-import { acceptTcp, connectTcp, listenTcp, localEndpoint } from "../transport/socket.ts";
+import { loopbackTcpPair, recordingLowWater } from "../../test/fakes/tcp_sockets.ts";
 import { MemoryDevice } from "../../test/fakes/memory_device.ts";
 import { concat } from "../../test/fakes/packets.ts";
 import { UdpFrameTransport } from "../transport/udp.ts";
@@ -227,24 +225,14 @@ describe("runPollLoop: a held TCP socket (bulk load)", () => {
     // then a tail far below the mark. The loop and the transport share a clock
     // the test moves: while it stands still the tail must wait (the kernel keeps
     // quiet), once HELD_READ_MS have passed the loop must fetch it.
-    const listener = listenTcp(libc, { family: 4, address: "127.0.0.1", port: 0 });
+    const { client: peer, server: sock } = loopbackTcpPair(libc);
     const [wakeRead, wakeWrite] = pair((fds) => libc.pipe2(fds, O_NONBLOCK | O_CLOEXEC));
-    const peer = connectTcp(libc, localEndpoint(libc, listener), 5000, wakeRead);
-    let accepted: { fd: number } | null = null;
-    for (let i = 0; i < 1000 && accepted === null; i++) accepted = acceptTcp(libc, listener);
-    assert.ok(accepted, "the loopback connection was accepted");
-    const sock = accepted.fd;
     const body = Uint8Array.from({ length: 1400 }, (_, i) => i & 0xff);
     const frame = dataFrame(body);
     const burst = concat(Array.from({ length: 100 }, () => frame)); // ~137 KiB, above the mark
     const tail = concat(Array.from({ length: 10 }, () => frame)); // ~14 KiB, far below it
     assert.ok(burst.length > HOLD_LOW_WATER && tail.length < HOLD_LOW_WATER / 4);
-    const marks: number[] = [];
-    const counting: Libc = Object.create(libc);
-    counting.setsockopt = (fd, level, name, value, len) => {
-      if (fd === sock && level === SOL_SOCKET && name === SO_RCVLOWAT) marks.push(new DataView(value.buffer, value.byteOffset).getInt32(0, true));
-      return libc.setsockopt(fd, level, name, value, len);
-    };
+    const { libc: counting, marks } = recordingLowWater(libc);
     const clock = { t: 0 };
     const device = new MemoryDevice();
     const transport = new TcpFrameTransport(counting, sock, { now: () => clock.t });
@@ -304,8 +292,8 @@ describe("runPollLoop: a held TCP socket (bulk load)", () => {
       assert.ok(device.written.every((p) => p.length === body.length && p[1] === 1 && p[1399] === (1399 & 0xff)));
       assert.equal(marks.at(-1), 1);
     } finally {
-      transport.close();
-      for (const fd of [peer, listener, wakeRead, wakeWrite]) libc.close(fd);
+      transport.close(); // and with it `sock`
+      for (const fd of [peer, wakeRead, wakeWrite]) libc.close(fd);
     }
   });
 });

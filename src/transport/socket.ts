@@ -29,9 +29,18 @@ import { Errno } from "../../ffi/errno.ts";
 import { decodeSockaddr, encodeSockaddr, formatEndpoint, SOCKADDR_MAX, type Endpoint } from "./address.ts";
 import { Cancelled, waitFor } from "./wait.ts";
 
+// One buffer for every int option: setsockopt() copies the value before it returns.
+const optionValue = new Int32Array(1);
+const optionBytes = new Uint8Array(optionValue.buffer);
+
+/** setsockopt() of an int option, without allocating (options also change on the data path); the kernel's result: 0 or -errno. */
+export function setIntSocketOption(libc: Libc, fd: number, level: number, name: number, value: number): number {
+  optionValue[0] = value;
+  return libc.setsockopt(fd, level, name, optionBytes, 4);
+}
+
 function setIntOption(libc: Libc, fd: number, level: number, name: number, value: number, what: string): void {
-  const v = new Int32Array([value]);
-  check(libc.setsockopt(fd, level, name, new Uint8Array(v.buffer), 4), `socket: setsockopt(${what})`);
+  check(setIntSocketOption(libc, fd, level, name, value), `socket: setsockopt(${what})`);
 }
 
 function newSocket(libc: Libc, family: 4 | 6, type: number): number {
@@ -136,9 +145,8 @@ export function tuneTcpSession(libc: Libc, fd: number): void {
 
 /** Sets larger socket buffers (best effort; the kernel caps them at its limits). */
 export function setSocketBuffers(libc: Libc, fd: number, bytes: number): void {
-  const v = new Uint8Array(new Int32Array([bytes]).buffer);
-  libc.setsockopt(fd, SOL_SOCKET, SO_SNDBUF, v, 4);
-  libc.setsockopt(fd, SOL_SOCKET, SO_RCVBUF, v, 4);
+  setIntSocketOption(libc, fd, SOL_SOCKET, SO_SNDBUF, bytes);
+  setIntSocketOption(libc, fd, SOL_SOCKET, SO_RCVBUF, bytes);
 }
 
 /**

@@ -25,6 +25,7 @@ import {
 } from "../protocol/frame.ts";
 import { TransportError, type FrameSink, type FrameTransport, type ReceiveStatus } from "./transport.ts";
 import { allocBytes, copyBytes } from "../bytes.ts";
+import { setIntSocketOption } from "./socket.ts";
 
 const IN_SIZE = 256 * 1024;
 const OUT_SIZE = 256 * 1024;
@@ -59,8 +60,6 @@ export class ReadHold {
   /** True while the socket's low-water mark is raised. */
   held = false;
   private usable: boolean;
-  private readonly value = new Int32Array(1);
-  private readonly valueBytes = new Uint8Array(this.value.buffer);
   private streakStart = -1; // when the current run of large reads began
   private lastLarge = 0;
   private heldAt = 0;
@@ -98,8 +97,7 @@ export class ReadHold {
   }
 
   private set(lowWater: number): void {
-    this.value[0] = lowWater;
-    if (this.libc.setsockopt(this.fd, SOL_SOCKET, SO_RCVLOWAT, this.valueBytes, 4) === 0) {
+    if (setIntSocketOption(this.libc, this.fd, SOL_SOCKET, SO_RCVLOWAT, lowWater) === 0) {
       this.held = lowWater > 1;
     } else if (lowWater > 1) {
       this.usable = false; // the kernel refuses it: wake for every byte, as before

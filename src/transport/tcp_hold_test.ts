@@ -11,7 +11,7 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { loadLibc } from "../../ffi/index.ts";
 import { Errno } from "../../ffi/errno.ts";
-import { POLLIN, SO_RCVLOWAT, SOL_SOCKET, type Libc } from "../../ffi/libc.ts";
+import { POLLIN } from "../../ffi/libc.ts";
 import {
   HOLD_AFTER_MS,
   HOLD_AFTER_READ,
@@ -21,25 +21,14 @@ import {
   ReadHold,
   TcpFrameTransport,
 } from "./tcp.ts";
-import { acceptTcp, connectTcp, listenTcp, localEndpoint } from "./socket.ts";
+import { loopbackTcpPair, recordingLowWater } from "../../test/fakes/tcp_sockets.ts";
 import { recordingSink } from "../../test/fakes/frames.ts";
 
 const libc = await loadLibc();
 
-/** A libc whose setsockopt records SO_RCVLOWAT values and answers `result`. */
-function recordingLibc(result = 0): { libc: Libc; marks: number[] } {
-  const marks: number[] = [];
-  const fake: Libc = Object.create(libc);
-  fake.setsockopt = (_fd, level, name, value) => {
-    if (level === SOL_SOCKET && name === SO_RCVLOWAT) marks.push(new DataView(value.buffer, value.byteOffset).getInt32(0, true));
-    return result;
-  };
-  return { libc: fake, marks };
-}
-
 /** A ReadHold on a fake socket with a clock the test sets. */
 function hold(options: { result?: number; enabled?: boolean } = {}) {
-  const { libc: fake, marks } = recordingLibc(options.result ?? 0);
+  const { libc: fake, marks } = recordingLowWater(libc, options.result ?? 0);
   const clock = { t: 1000 };
   const h = new ReadHold(fake, 99, options.enabled ?? true, () => clock.t);
   /** Large reads every `step` ms from now for `forMs` ms. */
@@ -129,14 +118,7 @@ describe("ReadHold", () => {
 
 describe("TcpFrameTransport read hold on a loopback TCP connection", () => {
   it("holds after steady large reads; poll() is quiet below the mark and speaks after releaseReads()", () => {
-    const listener = listenTcp(libc, { family: 4, address: "127.0.0.1", port: 0 });
-    const stop = new Int32Array(2);
-    assert.equal(libc.pipe2(stop, 0), 0);
-    const client = connectTcp(libc, localEndpoint(libc, listener), 5000, stop[0]!);
-    let accepted: { fd: number } | null = null;
-    for (let i = 0; i < 1000 && accepted === null; i++) accepted = acceptTcp(libc, listener);
-    assert.ok(accepted, "the loopback connection was accepted");
-    const server = accepted.fd;
+    const { client, server } = loopbackTcpPair(libc);
     const clock = { t: 0 };
     const t = new TcpFrameTransport(libc, server, { now: () => clock.t });
     const { sink, seen } = recordingSink();
@@ -169,8 +151,8 @@ describe("TcpFrameTransport read hold on a loopback TCP connection", () => {
       assert.equal(pollIn(50), 1, "released, the waiting bytes are reported");
       assert.deepEqual(seen, []);
     } finally {
-      t.close();
-      for (const fd of [client, listener, stop[0]!, stop[1]!]) libc.close(fd);
+      t.close(); // and with it `server`
+      libc.close(client);
     }
   });
 });

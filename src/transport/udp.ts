@@ -19,6 +19,7 @@ import { HEADER_SIZE, isWholeDataFrame, LONE_HEADROOM, readHeader, writeControlH
 import { TransportError, type FrameSink, type FrameTransport, type ReceiveStatus } from "./transport.ts";
 import { deliverDatagrams, frameSize, GSO_MAX_BYTES, GSO_MAX_SEGMENTS, gsoRunEnd } from "./udp_gso.ts";
 import { allocBytes } from "../bytes.ts";
+import { setIntSocketOption } from "./socket.ts";
 
 // Socket options (Linux): UDP GSO and GRO, and the path MTU of a connected socket.
 const SOL_UDP = 17;
@@ -106,8 +107,7 @@ export class UdpFrameTransport implements FrameTransport {
   }
 
   private setInt(level: number, name: number, value: number): boolean {
-    this.intView.setInt32(0, value, true);
-    return this.libc.setsockopt(this.fd, level, name, this.intBuf, 4) === 0;
+    return setIntSocketOption(this.libc, this.fd, level, name, value) === 0;
   }
 
   /** Reads the connected socket's path MTU; GSO runs must fit it (the kernel cannot fragment them). */
