@@ -105,6 +105,7 @@ export const SO_RCVLOWAT = 18;
 export const IPPROTO_TCP = 6;
 export const IPPROTO_IPV6 = 41;
 export const TCP_NODELAY = 1;
+export const TCP_CONGESTION = 13;
 export const IPV6_V6ONLY = 26;
 export const SHUT_RDWR = 2;
 export const MSG_PEEK = 0x02;

@@ -117,6 +117,13 @@ describe("convert: round trip vtund.conf → TOML → Config", () => {
     assert.match(toml, /^keepalive = "30:4"$/m);
     assert.match(toml, /^type = "tun"$/m);
   });
+
+  it("tcp_congestion (TOML only) is kept; the system default writes nothing", () => {
+    const config = parseTomlConfig(`[hosts.x]\npasswd = "p"\ntcp_congestion = "reno"\n[hosts.y]\npasswd = "p"\n`, "in.toml");
+    const toml = roundTrip(config, "toml");
+    assert.equal(toml.match(/^tcp_congestion = "reno"$/gm)?.length, 1);
+    assert.doesNotMatch(toml, /system/);
+  });
 });
 
 describe("runConvert", () => {

@@ -7,9 +7,11 @@ import { readFileSync, writeSync } from "node:fs";
 import { loadLibc } from "../../ffi/index.ts";
 import { errnoName } from "../../ffi/errno.ts";
 import { LEGACY_CIPHER_WARNING } from "../crypto/cipher_stage.ts";
+import type { Config } from "../config/config.ts";
 import { loadConfig } from "../config/load.ts";
 import { ConfigError } from "../config/toml.ts";
 import { runClient } from "../daemon/client.ts";
+import { checkTcpCongestion } from "../daemon/kernel_checks.ts";
 import { runServer } from "../daemon/server.ts";
 import { setWorkerEntry } from "../daemon/session_worker.ts";
 import { makeLogger, type LogTarget } from "../daemon/syslog.ts";
@@ -75,6 +77,9 @@ async function run(argv: string[]): Promise<number> {
     if (r < 0) log.warn(`-m: mlockall failed (${errnoName(r)}); continuing without locked memory`);
   }
   // Under -m the pages stay: locked memory is what the user asked for.
+  // A server may run any of its sessions, a client only the one it asks for.
+  const mine = (c: Config) => command.kind === "server" ? c.sessions.values() : [c.sessions.get(command.session)].filter((s) => s !== undefined);
+  checkTcpCongestion(libc, config, mine(config));
   const codePages = new CodePageRelease(libc, log, !common.mlock && !DISABLED_FEATURES.has("code-release"));
   const encrypted = [...config.sessions.values()].filter((s) => s.encrypt !== null).map((s) => s.name);
   if (command.kind === "server" && encrypted.length > 0) {
@@ -87,7 +92,11 @@ async function run(argv: string[]): Promise<number> {
       bindaddr: command.bindaddr,
       timeout: common.timeout,
       logTarget,
-      reload: () => loadConfig(common.configPath),
+      reload: () => {
+        const fresh = loadConfig(common.configPath);
+        checkTcpCongestion(libc, fresh, mine(fresh));
+        return fresh;
+      },
       onListening: () => {
         reportReady();
         codePages.now();
@@ -100,8 +109,6 @@ async function run(argv: string[]): Promise<number> {
   if (!config.sessions.has(command.session)) {
     throw new FatalError(`Host ${command.session} not found in ${config.source}`, ExitCode.USAGE);
   }
-  reportReady();
-  codePages.now();
   return await runClient(libc, config, {
     session: command.session,
     server: command.server,
@@ -112,6 +119,10 @@ async function run(argv: string[]): Promise<number> {
     family: common.family,
     quiet: common.quiet,
     onSessionUp: () => codePages.sessionUp(),
+    onStarted: () => {
+      reportReady();
+      codePages.now();
+    },
   }, log);
 }
 

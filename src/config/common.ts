@@ -52,6 +52,18 @@ export function isDeviceName(name: string): boolean {
 /** What a device-name error says is expected. */
 export const DEVICE_EXPECTED = `an interface name of 1 to ${IFNAME_MAX} characters`;
 
+/**
+ * Whether `name` can be a TCP congestion control algorithm: what the kernel
+ * accepts in TCP_CONGESTION (at most 15 characters, TCP_CA_NAME_MAX); lower
+ * case letters, digits and `_` as every in-tree one is named.
+ */
+export function isCongestionName(name: string): boolean {
+  return /^[a-z0-9_]{1,15}$/.test(name);
+}
+
+/** What a tcp_congestion error says is expected. */
+export const CONGESTION_EXPECTED = `"system" or the name of a TCP congestion control algorithm (e.g. "reno", "cubic", "bbr")`;
+
 /** Whether `text` is an IPv4 or IPv6 address (host names are not resolved here). */
 export function isIpAddress(text: string): boolean {
   return addressFamily(text) !== null;
@@ -93,6 +105,7 @@ export function defaultSession(name: string, type: SessionType): SessionConfig {
     multi: "allow",
     srcaddr: null,
     natHack: null,
+    tcpCongestion: null,
   };
 }
 

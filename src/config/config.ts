@@ -107,6 +107,12 @@ export interface SessionConfig {
   srcaddr: SourceAddress | null;
   /** Which side waits for the peer's first UDP datagram before sending (`nat_hack`), or null. */
   natHack: "client" | "server" | null;
+  /**
+   * Congestion control of this side's TCP data connection (`tcp_congestion`,
+   * TOML only), e.g. "reno"; null = the system's default. Local: each side
+   * chooses for what it sends.
+   */
+  tcpCongestion: string | null;
 }
 
 /** A whole configuration file. */

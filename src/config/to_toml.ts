@@ -64,6 +64,7 @@ function session(s: SessionConfig, config: Config): string[] {
     out.push(`srcaddr = { ${parts.join(", ")} }`);
   }
   out.push(`nat_hack = ${tomlString(s.natHack ?? "no")}`);
+  if (s.tcpCongestion !== null) out.push(`tcp_congestion = ${tomlString(s.tcpCongestion)}`);
   out.push(`up = ${commands(s.up, config)}`);
   out.push(`down = ${commands(s.down, config)}`);
   return out;

@@ -10,7 +10,7 @@
  *     [default]       any session key; inherited by every host, a host's own keys win
  *     [hosts.NAME]    passwd (password), type, proto, device, persist, keepalive, timeout,
  *                     encrypt, compress, speed, stat, multi, srcaddr, nat_hack (delay_udp),
- *                     sslauth, up, down
+ *                     sslauth, up, down, tcp_congestion (vtunts only)
  *
  * up/down entries: a string is a shell command that is waited for;
  * `{ ip = "…" }` (also ifconfig, ifcfg, route, firewall: waited; ppp: not
@@ -33,10 +33,12 @@ import {
 } from "./config.ts";
 import { cipherNumber, LEGACY_CIPHER_NUMBER } from "./ciphers.ts";
 import {
+  CONGESTION_EXPECTED,
   ConfigError,
   defaultOptions,
   defaultSession,
   DEVICE_EXPECTED,
+  isCongestionName,
   isDeviceName,
   isIpAddress,
   isSeconds,
@@ -53,7 +55,7 @@ type Table = Record<string, unknown>;
 
 const SESSION_KEYS = [
   "passwd", "password", "type", "proto", "device", "persist", "keepalive", "timeout", "encrypt", "compress",
-  "speed", "stat", "multi", "srcaddr", "nat_hack", "delay_udp", "sslauth", "up", "down",
+  "speed", "stat", "multi", "srcaddr", "nat_hack", "delay_udp", "sslauth", "up", "down", "tcp_congestion",
 ] as const;
 const OPTION_KEYS = [
   "port", "bindaddr", "bindiface", "timeout", "family", "ipv4", "ipv6", "type", "syslog",
@@ -295,6 +297,10 @@ function readSession(name: string, own: Table, where: string, defaults: Table, o
   if ((f = get("nat_hack", "delay_udp"))) {
     const n = oneOf(f, ["client", "server", "no"] as const, fail);
     s.natHack = n === "no" ? null : n;
+  }
+  if ((f = get("tcp_congestion"))) {
+    if (typeof f.value !== "string" || (f.value !== "system" && !isCongestionName(f.value))) bad(f, CONGESTION_EXPECTED, fail);
+    s.tcpCongestion = f.value === "system" ? null : f.value as string;
   }
   if ((f = get("sslauth")) && !yesNo(f, fail)) {
     fail(f.table, f.key, `"no" is not supported: vtunts always uses vtund's Blowfish challenge response (sslauth yes)`);

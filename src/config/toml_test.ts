@@ -71,6 +71,7 @@ function defaults(name: string, passwd: string): SessionConfig {
     multi: "allow",
     srcaddr: null,
     natHack: null,
+    tcpCongestion: null,
   };
 }
 
@@ -353,6 +354,22 @@ describe("parseTomlConfig: session keys", () => {
     assert.equal(office(`delay_udp = "server"`).natHack, "server");
     assert.equal(office(`nat_hack = "no"`).natHack, null);
     assert.equal(office(`nat_hack = false`).natHack, null);
+  });
+
+  it("tcp_congestion: an algorithm name, or \"system\" (the default)", () => {
+    assert.equal(office(``).tcpCongestion, null);
+    assert.equal(office(`tcp_congestion = "reno"`).tcpCongestion, "reno");
+    assert.equal(office(`tcp_congestion = "bbr"`).tcpCongestion, "bbr");
+    assert.equal(office(`tcp_congestion = "system"`).tcpCongestion, null);
+    const fromDefault = parseTomlConfig(`[default]\ntcp_congestion = "cubic"\n${HOST}[hosts.own]\npasswd = "pw"\ntcp_congestion = "system"\n`, SOURCE);
+    assert.equal(session(fromDefault, "office").tcpCongestion, "cubic");
+    assert.equal(session(fromDefault, "own").tcpCongestion, null);
+  });
+
+  it("tcp_congestion: not a name the kernel could have is refused", () => {
+    for (const value of [`"Reno"`, `"reno cubic"`, `""`, `"a_name_of_16_chr"`, `"../bbr"`, `1`, `true`]) {
+      assertFails(`${HOST}tcp_congestion = ${value}\n`, 3, "hosts.office.tcp_congestion", /must be "system" or the name of a TCP congestion control algorithm/);
+    }
   });
 
   it("sslauth yes / true is accepted", () => {

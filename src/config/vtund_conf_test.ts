@@ -37,6 +37,7 @@ function defaults(name: string, passwd: string): SessionConfig {
     multi: "allow",
     srcaddr: null,
     natHack: null,
+    tcpCongestion: null,
   };
 }
 

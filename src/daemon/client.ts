@@ -48,6 +48,8 @@ export interface ClientOptions {
   quiet?: boolean;
   /** Called when the session has authenticated and its link is up. */
   onSessionUp?(): void;
+  /** Called once signals are handled (daemon readiness: a script may signal it from then on). */
+  onStarted?(): void;
 }
 
 async function resolveServer(host: string, port: number, want: "ipv4" | "ipv6"): Promise<Endpoint> {
@@ -123,6 +125,7 @@ export async function runClient(libc: Libc, config: Config, opts: ClientOptions,
 
   let lastOutcome: SessionOutcome | null = null;
   let failures = 0;
+  opts.onStarted?.();
   try {
     slog.info(`vtunts client started for session ${session.name} → ${opts.server}:${port}${persist ? " (persist)" : ""}`);
     while (!stopping) {

@@ -99,9 +99,6 @@ export async function runServer(libc: Libc, initial: Config, opts: ServerOptions
   } catch (e) {
     throw new FatalError((e as Error).message, ExitCode.LOCAL);
   }
-  log.info(`vtunts server ${VERSION}: waiting for connections on ${formatEndpoint(bind)}`);
-  opts.onListening?.(bind);
-
   const sessions = new Set<SessionWorker>();
   let stopping = false;
   let requestShutdown!: (signal: string) => void;
@@ -153,6 +150,9 @@ export async function runServer(libc: Libc, initial: Config, opts: ServerOptions
       }
     },
   });
+  // Announced only now: a script that signals a daemon it saw listening must not kill it.
+  log.info(`vtunts server ${VERSION}: waiting for connections on ${formatEndpoint(bind)}`);
+  opts.onListening?.(bind);
 
   const signal = await shutdown;
   log.info(`${signal} received: closing ${sessions.size} session(s)`);

@@ -53,8 +53,12 @@ export interface SessionIo {
   openDevice(session: SessionConfig, flags: SessionFlags, shaped: boolean): AnyDevice;
   /** Frees the device: closes it, or keeps it for the next session (`persist keep`). */
   releaseDevice(device: AnyDevice): void;
-  /** proto tcp: frames continue on the control connection. */
-  tcpTransport(): FrameTransport;
+  /**
+   * proto tcp: frames continue on the control connection, sent with
+   * `congestion` control (`tcp_congestion`; null: the system's default).
+   * Throws when the kernel refuses it.
+   */
+  tcpTransport(congestion: string | null): FrameTransport;
   /**
    * proto udp: a UDP socket bound beside the control connection; `connect`
    * closes TCP. With `awaitPeer` (NAT hack) the socket connects to wherever the
@@ -237,7 +241,7 @@ async function runAuthenticated(
   try {
     let info: LinkInfo;
     if (flags.proto === "tcp") {
-      transport = io.tcpTransport();
+      transport = io.tcpTransport(session.tcpCongestion);
       info = { session: session.name, device: device.name, local: io.local, remote: io.remote };
     } else {
       const udp = io.bindUdp();
@@ -266,7 +270,8 @@ async function runAuthenticated(
         : undefined,
       dropDummyPackets: packetDevice,
     }, log);
-    const extras = [describeStages(pipeline.stages), settings.speed !== null ? `speed ${settings.speed} kbit/s` : "", natHack ? "nat_hack" : ""]
+    const congestion = flags.proto === "tcp" && session.tcpCongestion !== null ? `tcp_congestion ${session.tcpCongestion}` : "";
+    const extras = [describeStages(pipeline.stages), settings.speed !== null ? `speed ${settings.speed} kbit/s` : "", natHack ? "nat_hack" : "", congestion]
       .filter((x) => x !== "");
     log.info(
       `Session ${session.name}[${formatEndpoint(info.remote)}] opened: ${flags.proto}, ${flags.type} device ${device.name}` +

@@ -29,6 +29,7 @@ const base: SessionConfig = {
   multi: "allow",
   srcaddr: null,
   natHack: null,
+  tcpCongestion: null,
 };
 
 /** Runs a client and a server session against each other; `drive` acts once both links run. */
@@ -183,6 +184,22 @@ describe("sessions with the server's encryption, compression and options", () =>
       assert.deepEqual(pair.server.record.deviceShaped, c.server, `server, speed ${JSON.stringify(c.speed)}`);
       assert.deepEqual(pair.client.record.deviceShaped, c.client, `client, speed ${JSON.stringify(c.speed)}`);
     }
+  });
+
+  it("tcp_congestion: each side asks for its own on the TCP data connection, and says so", async () => {
+    const { pair } = await meet({ ...base, tcpCongestion: "reno" }, { ...base, tcpCongestion: "cubic" }, (p) => {
+      p.client.onStep = (_now, link) => link.stop("test done");
+    });
+    assert.equal(pair.server.record.congestion, "reno");
+    assert.equal(pair.client.record.congestion, "cubic");
+    const { pair: plain } = await meet(base, base, (p) => {
+      p.client.onStep = (_now, link) => link.stop("test done");
+    });
+    assert.equal(plain.server.record.congestion, null, "unset: the system's default");
+    const { pair: udp } = await meet({ ...base, proto: "udp", tcpCongestion: "reno" }, base, (p) => {
+      p.client.onStep = (_now, link) => link.stop("test done");
+    });
+    assert.equal(udp.server.record.congestion, undefined, "proto udp: no TCP data connection");
   });
 
   it("nat_hack server: only the server waits for the peer's first datagram", async () => {

@@ -29,6 +29,7 @@ import {
   localEndpoint,
   peerEndpoint,
   setSocketBuffers,
+  setTcpCongestion,
   tuneTcpSession,
 } from "../transport/socket.ts";
 import { TcpFrameTransport } from "../transport/tcp.ts";
@@ -102,8 +103,9 @@ class WorkerIo implements SessionIo {
     }
   }
 
-  tcpTransport(): TcpFrameTransport {
+  tcpTransport(congestion: string | null): TcpFrameTransport {
     tuneTcpSession(this.libc, this.tcpFd);
+    if (congestion !== null) setTcpCongestion(this.libc, this.tcpFd, congestion);
     setSocketBuffers(this.libc, this.tcpFd, SOCKET_BUFFER);
     this.tcpOpen = false; // the transport owns the socket now
     return new TcpFrameTransport(this.libc, this.tcpFd, { holdReads: !DISABLED_FEATURES.has("read-hold") });

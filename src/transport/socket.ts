@@ -22,9 +22,11 @@ import {
   SOCK_STREAM,
   SOL_SOCKET,
   SysError,
+  TCP_CONGESTION,
   TCP_NODELAY,
   type Libc,
 } from "../../ffi/libc.ts";
+import { readFileSync } from "node:fs";
 import { Errno } from "../../ffi/errno.ts";
 import { decodeSockaddr, encodeSockaddr, formatEndpoint, SOCKADDR_MAX, type Endpoint } from "./address.ts";
 import { Cancelled, waitFor } from "./wait.ts";
@@ -141,6 +143,59 @@ export function connectTcp(
 export function tuneTcpSession(libc: Libc, fd: number): void {
   setIntOption(libc, fd, SOL_SOCKET, SO_KEEPALIVE, 1, "SO_KEEPALIVE");
   setIntOption(libc, fd, IPPROTO_TCP, TCP_NODELAY, 1, "TCP_NODELAY");
+}
+
+/** Longest congestion control name the kernel keeps, with its NUL (TCP_CA_NAME_MAX). */
+const CONGESTION_NAME_MAX = 16;
+
+/**
+ * Sets the congestion control algorithm of a TCP socket (TCP_CONGESTION).
+ * Throws a {@link SysError} that says why the kernel refused `name`.
+ */
+export function setTcpCongestion(libc: Libc, fd: number, name: string): void {
+  const bytes = new TextEncoder().encode(name);
+  check(libc.setsockopt(fd, IPPROTO_TCP, TCP_CONGESTION, bytes, bytes.length), `tcp_congestion "${name}"`, congestionHint);
+}
+
+/** The congestion control algorithm a TCP socket uses (TCP_CONGESTION). */
+export function tcpCongestion(libc: Libc, fd: number): string {
+  const buf = new Uint8Array(CONGESTION_NAME_MAX);
+  const len = new Uint32Array([CONGESTION_NAME_MAX]);
+  check(libc.getsockopt(fd, IPPROTO_TCP, TCP_CONGESTION, buf, len), "socket: getsockopt(TCP_CONGESTION)");
+  const end = buf.indexOf(0);
+  return new TextDecoder().decode(buf.subarray(0, end < 0 ? len[0] : end));
+}
+
+/**
+ * Why this kernel would refuse `name` as a TCP socket's congestion control,
+ * or null when it accepts it: the same setsockopt() on a throwaway socket,
+ * so that a daemon can say so before it listens or connects.
+ */
+export function congestionProblem(libc: Libc, name: string): string | null {
+  const fd = newSocket(libc, 4, SOCK_STREAM);
+  try {
+    setTcpCongestion(libc, fd, name);
+    return null;
+  } catch (e) {
+    if (!(e instanceof SysError)) throw e;
+    return e.message;
+  } finally {
+    libc.close(fd);
+  }
+}
+
+function congestionHint(code: string): string | undefined {
+  if (code === "ENOENT") return `no such algorithm in this kernel; available: ${availableCongestionControl() ?? "unknown"}`;
+  if (code === "EPERM") return "not in net.ipv4.tcp_allowed_congestion_control, and no CAP_NET_ADMIN";
+  return undefined;
+}
+
+function availableCongestionControl(): string | null {
+  try {
+    return readFileSync("/proc/sys/net/ipv4/tcp_available_congestion_control", "utf8").trim();
+  } catch {
+    return null;
+  }
 }
 
 /** Sets larger socket buffers (best effort; the kernel caps them at its limits). */

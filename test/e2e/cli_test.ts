@@ -9,7 +9,7 @@ import { execFile } from "node:child_process";
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { DAEMON_RUNTIME, eventually, requireE2E, ROOT, VTUNTS, withNetns, type Result } from "./harness.ts";
+import { DAEMON_RUNTIME, eventually, requireE2E, ROOT, SERVER_IP, VTUNTS, withNetns, type Result } from "./harness.ts";
 import { startServer } from "./tunnels.ts";
 
 function vtunts(args: string[], opts: { prefix?: string[]; timeoutMs?: number } = {}): Promise<Result> {
@@ -65,6 +65,25 @@ describe("vtunts command line", () => {
       const unknown = await vtunts(["-n", "-f", good, "home", "10.0.0.1"]);
       assert.equal(unknown.code, 1);
       assert.match(unknown.stderr, new RegExp(`Host home not found in ${good}`));
+    });
+  });
+
+  it("a tcp_congestion this kernel lacks: refused before listening or connecting, exit 1", async () => {
+    requireE2E();
+    await withNetns({}, async (pair) => {
+      const conf = pair.file("cc.toml", `${GOOD}tcp_congestion = "vtunts_nosuch"\n[hosts.home]\npasswd = "pw"\n`);
+      const expected = new RegExp(`^vtunts: ${conf.replaceAll(".", "\\.")}: hosts\\.office\\.tcp_congestion: tcp_congestion "vtunts_nosuch": ENOENT \\(no such algorithm in this kernel; available: [a-z0-9_ ]*\\breno\\b[a-z0-9_ ]*\\)\n$`);
+      for (const args of [["-s", "-n"], ["-s"], ["-n", "-f", conf, "office", SERVER_IP]]) {
+        const r = await pair.server.exec([VTUNTS, ...args, ...(args.includes("-f") ? [] : ["-f", conf])]);
+        assert.equal(r.code, 1, `${args.join(" ")}: ${r.stderr}`);
+        assert.match(r.stderr, expected, args.join(" "));
+      }
+      const listening = await pair.server.exec(["ss", "-Htln"]);
+      assert.equal(listening.stdout.trim(), "", "nothing listens");
+      // A client runs one session: another session's setting does not stop it.
+      const other = await pair.client.exec([VTUNTS, "-n", "-f", conf, "home", SERVER_IP], { timeoutMs: 20_000 });
+      assert.equal(other.code, 2, `it went on to connect (refused: nothing listens): ${other.stderr}`);
+      assert.doesNotMatch(other.stderr, /tcp_congestion/);
     });
   });
 

@@ -174,4 +174,17 @@ describe("reconnecting clients", () => {
       assert.ok(await waitTunnelUp(pair), "the new password works without a restart");
     });
   });
+
+  it("SIGHUP with a tcp_congestion this kernel lacks keeps the old configuration", async () => {
+    requireE2E();
+    await withNetns({}, async (pair) => {
+      const server = await startServer(pair, "vtunts", { proto: "tcp" });
+      writeServerToml(pair, { proto: "tcp", serverTcpCongestion: "vtunts_nosuch" });
+      server.signal("SIGHUP");
+      await server.waitFor(/SIGHUP: keeping the old configuration: [^\n]*hosts\.e2e\.tcp_congestion: tcp_congestion "vtunts_nosuch": ENOENT/);
+      startClient(pair, "vtunts", { proto: "tcp" });
+      assert.ok(await waitTunnelUp(pair), "sessions still come up, with the old configuration");
+      assert.ok(server.running);
+    });
+  });
 });

@@ -62,6 +62,30 @@ describe("tunnel end to end", () => {
     }
   }
 
+  it("tcp_congestion: each end sends its data connection with its own algorithm", async () => {
+    requireE2E();
+    const systemDefault = readFileSync("/proc/sys/net/ipv4/tcp_congestion_control", "utf8").trim();
+    const available = readFileSync("/proc/sys/net/ipv4/tcp_available_congestion_control", "utf8").trim().split(/\s+/);
+    // reno is always there; the client takes a third one where the kernel has it, to tell the ends apart.
+    const server = "reno";
+    const client = available.find((n) => n !== systemDefault && n !== server) ?? server;
+    await withNetns({}, async (pair) => {
+      const spec = { proto: "tcp" as const, serverTcpCongestion: server, clientTcpCongestion: client };
+      const s = await startServer(pair, "vtunts", spec);
+      const c = startClient(pair, "vtunts", spec);
+      assert.ok(await waitTunnelUp(pair), "tunnel did not come up");
+      const ping = await pair.client.ping(TUN_SERVER, 3, 1200);
+      assert.equal(ping.received, 3, ping.output);
+      for (const [ns, name] of [[pair.server, server], [pair.client, client]] as const) {
+        const ss = await ns.exec(["ss", "-HtinO", "state", "established", "( sport = :5000 or dport = :5000 )"]);
+        assert.equal(ss.stdout.trim().split("\n").length, 1, `one data connection: ${ss.stdout}`);
+        assert.match(ss.stdout, new RegExp(`\\s${name}\\s`), `${name} on the data connection: ${ss.stdout}`);
+      }
+      assert.match(s.output, new RegExp(`opened: tcp, tun device tun\\d+, tcp_congestion ${server}`));
+      assert.match(c.output, new RegExp(`opened: tcp, tun device tun\\d+, tcp_congestion ${client}`));
+    });
+  });
+
   it("vtunts ↔ vtunts with IPv6 on: early EIO writes are dropped, the link survives", async () => {
     requireE2E();
     await withNetns({ ipv6: true }, async (pair) => {

@@ -45,6 +45,9 @@ export interface TunnelSpec {
   /** pipe/tty: shell command run on each side with the device as stdin/stdout (replaces the ip commands). */
   serverProgram?: string;
   clientProgram?: string;
+  /** tcp_congestion of a vtunts server / client (default: unset, the system's). */
+  serverTcpCongestion?: string;
+  clientTcpCongestion?: string;
   /** Extra environment of the vtunts ends (e.g. VTUNTS_DISABLE). */
   vtuntsEnv?: Record<string, string>;
 }
@@ -80,6 +83,7 @@ function tomlSessionExtras(s: TunnelSpec): string {
   if (s.compress) t += `compress = "${s.compress}"\n`;
   if (s.speed) t += `speed = "${s.speed}"\n`;
   if (s.multi) t += `multi = "${s.multi}"\n`;
+  if (s.serverTcpCongestion) t += `tcp_congestion = "${s.serverTcpCongestion}"\n`;
   return t;
 }
 
@@ -117,7 +121,7 @@ passwd = ${JSON.stringify(s.clientPasswd ?? s.passwd ?? PASSWD)}
 keepalive = "${s.clientKeepalive ?? "no"}"
 persist = "${s.clientPersist ?? "no"}"
 timeout = 5
-up = ${tomlList(upCommands(s, TUN_CLIENT, TUN_SERVER, s.clientProgram))}
+${s.clientTcpCongestion ? `tcp_congestion = "${s.clientTcpCongestion}"\n` : ""}up = ${tomlList(upCommands(s, TUN_CLIENT, TUN_SERVER, s.clientProgram))}
 down = ${tomlList(s.clientDown ?? [])}
 `;
 }

@@ -33,6 +33,8 @@ export interface IoRecord {
   stat: string[];
   /** awaitPeer (NAT hack) of the UDP connect, if any. */
   awaitPeer: boolean | null;
+  /** What tcpTransport() was asked for (undefined: not called; null: the system's default). */
+  congestion?: string | null;
 }
 
 /** One side of an in-memory connection. */
@@ -63,7 +65,8 @@ export class MemoryIo implements SessionIo {
     device.close();
   }
 
-  tcpTransport(): FrameTransport {
+  tcpTransport(congestion: string | null): FrameTransport {
+    this.record.congestion = congestion;
     this.record.transport = this.data.tcp;
     return this.data.tcp;
   }
