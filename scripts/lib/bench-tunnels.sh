@@ -10,6 +10,7 @@
 # Usage: bench-tunnels.sh --results FILE --vtunts "COMMAND" [--label NAME] [--modes "tcp udp+aes128cbc ..."]
 #          [--duration S] [--udp-duration S] [--idle S] [--settle S] [--pings N] [--ping-interval S] [--no-raw]
 #          [--daemons "vtund vtunts"] [--rtt-pairs R [--rtt-pair-pings N] [--rtt-pairs-only]]
+#          [--outer-cc ALG] [--inner-cc ALG]
 # A mode is PROTO[+CIPHER][+zlib:N|lzo:N]. COMMAND is how to start vtunts (e.g. /x/dist/vtunts or
 # "/x/scripts/run deno"); it must stay in the foreground with -n and replace itself (exec).
 #
@@ -29,6 +30,11 @@
 # the same warm-up load one after the other, and after --settle s their pings (--rtt-pair-pings,
 # every 20 ms) run interleaved, 10 ms apart: both see the same machine.
 # Keys rtt_pair<round> = "avg/p50" ms. --rtt-pairs-only skips everything else.
+#
+# TCP congestion control: --outer-cc ALG makes ALG the namespaces' default, which both daemons'
+# TCP connections use (neither sets its own here); --inner-cc ALG runs iperf3's TCP flows with
+# -C ALG. Unset: the system's default for both (the inner flow keeps it when only --outer-cc is
+# given).
 set -u
 
 NS_A=vtbn-a; NS_B=vtbn-b
@@ -44,6 +50,7 @@ LOCK=/run/lock/vtbn-bench.lock
 
 RESULTS="" VTUNTS="" LABEL=vtunts MODES="tcp udp" DURATION=10 UDP_DURATION="" IDLE=5 SETTLE=5
 PINGS=100 PING_INTERVAL=0.02 RAW=1 DAEMONS="vtund vtunts" RTT_PAIRS=0 RTT_PAIR_PINGS=500 RTT_PAIRS_ONLY=0
+OUTER_CC="" INNER_CC=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --results) RESULTS=$2; shift 2 ;;
@@ -61,12 +68,16 @@ while [ $# -gt 0 ]; do
     --rtt-pairs) RTT_PAIRS=$2; shift 2 ;;
     --rtt-pair-pings) RTT_PAIR_PINGS=$2; shift 2 ;;
     --rtt-pairs-only) RTT_PAIRS_ONLY=1; shift ;;
+    --outer-cc) OUTER_CC=$2; shift 2 ;;
+    --inner-cc) INNER_CC=$2; shift 2 ;;
     *) echo "bench-tunnels.sh: unknown argument $1" >&2; exit 2 ;;
   esac
 done
 [ -n "$RESULTS" ] || { echo "bench-tunnels.sh: --results FILE is required" >&2; exit 2; }
 case " $DAEMONS " in *" vtunts "*) [ -n "$VTUNTS" ] || { echo "bench-tunnels.sh: --vtunts COMMAND is required" >&2; exit 2; } ;; esac
 UDP_DURATION=${UDP_DURATION:-$DURATION}
+# The inner flow keeps the system's default unless told otherwise, also when the namespaces' changes.
+[ -n "$OUTER_CC" ] && [ -z "$INNER_CC" ] && INNER_CC=$(cat /proc/sys/net/ipv4/tcp_congestion_control)
 : > "$RESULTS"
 
 log() { echo "[bench $(date +%H:%M:%S)] $*" >&2; }
@@ -131,6 +142,11 @@ setup_ns() {
   for ns in $NS_A $NS_B; do
     ip -n $ns link set lo up
     ip netns exec $ns sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
+    if [ -n "$OUTER_CC" ] && ! ip netns exec $ns sysctl -qw net.ipv4.tcp_congestion_control="$OUTER_CC" 2>/dev/null; then
+      log "--outer-cc $OUTER_CC: refused as a namespace's default (a namespace may only pick from" \
+        "net.ipv4.tcp_allowed_congestion_control: $(cat /proc/sys/net/ipv4/tcp_allowed_congestion_control))"
+      exit 2
+    fi
   done
   ip -n $NS_A link set $IF_A up
   ip -n $NS_B link set $IF_B up
@@ -305,8 +321,9 @@ run_ping() { # <target> <count> <outfile>
 # iperf <name> <target> <seconds> <iperf3 args...>: JSON in $WORK/<name>.json. Stopped after
 # seconds + 20, or at once when a daemon of the pair dies (iperf3 would otherwise hang).
 iperf() {
-  local name=$1 target=$2 secs=$3 pid deadline; shift 3
-  ip netns exec $NS_B iperf3 -c "$target" -p $IPERF_PORT -J --connect-timeout 3000 -t "$secs" "$@" \
+  local name=$1 target=$2 secs=$3 pid deadline cc=(); shift 3
+  [ -n "$INNER_CC" ] && [[ " $* " != *" -u "* ]] && cc=(-C "$INNER_CC")
+  ip netns exec $NS_B iperf3 -c "$target" -p $IPERF_PORT -J --connect-timeout 3000 -t "$secs" "${cc[@]}" "$@" \
     > "$WORK/$name.json" 2> "$WORK/$name.err" < /dev/null &
   pid=$!
   deadline=$(( ${EPOCHREALTIME/./} + (secs + 20) * 1000000 ))
