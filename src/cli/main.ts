@@ -76,10 +76,10 @@ async function run(argv: string[]): Promise<number> {
     const r = libc.mlockall(MCL_CURRENT_FUTURE);
     if (r < 0) log.warn(`-m: mlockall failed (${errnoName(r)}); continuing without locked memory`);
   }
-  // Under -m the pages stay: locked memory is what the user asked for.
   // A server may run any of its sessions, a client only the one it asks for.
   const mine = (c: Config) => command.kind === "server" ? c.sessions.values() : [c.sessions.get(command.session)].filter((s) => s !== undefined);
   checkTcpCongestion(libc, config, mine(config));
+  // Under -m the pages stay: locked memory is what the user asked for.
   const codePages = new CodePageRelease(libc, log, !common.mlock && !DISABLED_FEATURES.has("code-release"));
   const encrypted = [...config.sessions.values()].filter((s) => s.encrypt !== null).map((s) => s.name);
   if (command.kind === "server" && encrypted.length > 0) {
