@@ -2,23 +2,16 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { loadLibc } from "../../ffi/index.ts";
-import { TCP_CONGESTION, type Libc } from "../../ffi/libc.ts";
+import { IPPROTO_TCP, TCP_CONGESTION } from "../../ffi/libc.ts";
 import { ConfigError } from "../config/common.ts";
 import { parseTomlConfig } from "../config/toml.ts";
 import { checkTcpCongestion } from "./kernel_checks.ts";
+import { recordingSocketOption } from "../../test/fakes/tcp_sockets.ts";
 
 const libc = await loadLibc();
 
-/** `libc` that counts TCP_CONGESTION set-ups. */
-function counting(): { libc: Libc; calls: () => number } {
-  let calls = 0;
-  const c: Libc = Object.create(libc);
-  c.setsockopt = (fd, level, name, value, len) => {
-    if (name === TCP_CONGESTION) calls++;
-    return libc.setsockopt(fd, level, name, value, len);
-  };
-  return { libc: c, calls: () => calls };
-}
+/** `libc` that records the TCP_CONGESTION names set. */
+const recordingCongestion = () => recordingSocketOption(libc, IPPROTO_TCP, TCP_CONGESTION, (v) => new TextDecoder().decode(v));
 
 const config = parseTomlConfig(
   `[hosts.a]\npasswd = "p"\ntcp_congestion = "reno"\n[hosts.b]\npasswd = "p"\n[hosts.c]\npasswd = "p"\ntcp_congestion = "reno"\n` +
@@ -29,9 +22,9 @@ const sessions = (...names: string[]) => names.map((n) => config.sessions.get(n)
 
 describe("checkTcpCongestion", () => {
   it("passes names the kernel has, and unset ones; tries each name once", () => {
-    const c = counting();
+    const c = recordingCongestion();
     checkTcpCongestion(c.libc, config, sessions("a", "b", "c"));
-    assert.equal(c.calls(), 1);
+    assert.deepEqual(c.values, ["reno"]);
   });
 
   it("refuses the configuration at the first name it lacks, naming file, host and reason", () => {

@@ -7,9 +7,9 @@ import assert from "node:assert/strict";
 import { readdirSync, readFileSync } from "node:fs";
 import { loadLibc } from "../../ffi/index.ts";
 import { Errno } from "../../ffi/errno.ts";
-import { SysError, type Libc } from "../../ffi/libc.ts";
+import { IPPROTO_TCP, SysError, TCP_CONGESTION } from "../../ffi/libc.ts";
 import { congestionProblem, setTcpCongestion, tcpCongestion } from "./socket.ts";
-import { loopbackTcpPair } from "../../test/fakes/tcp_sockets.ts";
+import { loopbackTcpPair, recordingSocketOption } from "../../test/fakes/tcp_sockets.ts";
 
 const libc = await loadLibc();
 const systemDefault = readFileSync("/proc/sys/net/ipv4/tcp_congestion_control", "utf8").trim();
@@ -54,8 +54,7 @@ describe("TCP congestion control of a socket", () => {
   });
 
   it("EPERM (not allowed, no CAP_NET_ADMIN) says which sysctl allows it", () => {
-    const refusing: Libc = Object.create(libc);
-    refusing.setsockopt = () => -Errno.EPERM;
+    const { libc: refusing } = recordingSocketOption(libc, IPPROTO_TCP, TCP_CONGESTION, () => null, -Errno.EPERM);
     assert.match(congestionProblem(refusing, "cubic") ?? "", /EPERM \(not in net\.ipv4\.tcp_allowed_congestion_control, and no CAP_NET_ADMIN\)/);
   });
 });

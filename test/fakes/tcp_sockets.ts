@@ -1,6 +1,7 @@
 /**
  * Real TCP sockets for tests without root: a connected pair on loopback, and
- * a libc that records the receive low-water marks (SO_RCVLOWAT) set on them.
+ * a libc that records (or refuses) what one socket option is set to, e.g.
+ * the receive low-water marks (SO_RCVLOWAT).
  */
 import assert from "node:assert/strict";
 import { SO_RCVLOWAT, SOL_SOCKET, type Libc } from "../../ffi/libc.ts";
@@ -32,15 +33,31 @@ export function loopbackTcpPair(libc: Libc): { client: number; server: number; c
 }
 
 /**
- * `libc` with a setsockopt that records every SO_RCVLOWAT value into `marks`;
- * it answers `result` when one is given, else passes the call on.
+ * `libc` with a setsockopt that records every value set for the option
+ * `level`/`name` into `values` (as `decode` reads it); for that option it
+ * answers `result` when one is given, else it passes the call on, as it
+ * does for every other option.
  */
-export function recordingLowWater(libc: Libc, result?: number): { libc: Libc; marks: number[] } {
-  const marks: number[] = [];
+export function recordingSocketOption<T>(
+  libc: Libc,
+  level: number,
+  name: number,
+  decode: (value: Uint8Array) => T,
+  result?: number,
+): { libc: Libc; values: T[] } {
+  const values: T[] = [];
   const recording: Libc = Object.create(libc);
-  recording.setsockopt = (fd, level, name, value, len) => {
-    if (level === SOL_SOCKET && name === SO_RCVLOWAT) marks.push(new DataView(value.buffer, value.byteOffset).getInt32(0, true));
-    return result ?? libc.setsockopt(fd, level, name, value, len);
+  recording.setsockopt = (fd, lv, nm, value, len) => {
+    if (lv !== level || nm !== name) return libc.setsockopt(fd, lv, nm, value, len);
+    values.push(decode(value.subarray(0, len)));
+    return result ?? libc.setsockopt(fd, lv, nm, value, len);
   };
-  return { libc: recording, marks };
+  return { libc: recording, values };
+}
+
+/** {@link recordingSocketOption} for SO_RCVLOWAT: the low-water marks set, in `marks`. */
+export function recordingLowWater(libc: Libc, result?: number): { libc: Libc; marks: number[] } {
+  const int32 = (v: Uint8Array) => new DataView(v.buffer, v.byteOffset).getInt32(0, true);
+  const { libc: recording, values } = recordingSocketOption(libc, SOL_SOCKET, SO_RCVLOWAT, int32, result);
+  return { libc: recording, marks: values };
 }
