@@ -10,7 +10,7 @@
 # Usage: bench-tunnels.sh --results FILE --vtunts "COMMAND" [--label NAME] [--modes "tcp udp+aes128cbc ..."]
 #          [--duration S] [--udp-duration S] [--idle S] [--settle S] [--pings N] [--ping-interval S] [--no-raw]
 #          [--daemons "vtund vtunts"] [--rtt-pairs R [--rtt-pair-pings N] [--rtt-pairs-only]]
-#          [--outer-cc ALG] [--inner-cc ALG]
+#          [--outer-cc ALG] [--inner-cc ALG] [--link-rate RATE]
 # A mode is PROTO[+CIPHER][+zlib:N|lzo:N]. COMMAND is how to start vtunts (e.g. /x/dist/vtunts or
 # "/x/scripts/run deno"); it must stay in the foreground with -n and replace itself (exec).
 #
@@ -35,6 +35,9 @@
 # TCP connections use (neither sets its own here); --inner-cc ALG runs iperf3's TCP flows with
 # -C ALG. Unset: the system's default for both (the inner flow keeps it when only --outer-cc is
 # given).
+#
+# --link-rate RATE: a tbf qdisc on both ends of the veth (RATE, burst 32k, 20 ms of queue): a slow
+# link, on which the tunnel's own queues, not the daemons' speed, decide the loaded RTT.
 set -u
 
 NS_A=vtbn-a; NS_B=vtbn-b
@@ -50,7 +53,7 @@ LOCK=/run/lock/vtbn-bench.lock
 
 RESULTS="" VTUNTS="" LABEL=vtunts MODES="tcp udp" DURATION=10 UDP_DURATION="" IDLE=5 SETTLE=5
 PINGS=100 PING_INTERVAL=0.02 RAW=1 DAEMONS="vtund vtunts" RTT_PAIRS=0 RTT_PAIR_PINGS=500 RTT_PAIRS_ONLY=0
-OUTER_CC="" INNER_CC=""
+OUTER_CC="" INNER_CC="" LINK_RATE=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --results) RESULTS=$2; shift 2 ;;
@@ -70,6 +73,7 @@ while [ $# -gt 0 ]; do
     --rtt-pairs-only) RTT_PAIRS_ONLY=1; shift ;;
     --outer-cc) OUTER_CC=$2; shift 2 ;;
     --inner-cc) INNER_CC=$2; shift 2 ;;
+    --link-rate) LINK_RATE=$2; shift 2 ;;
     *) echo "bench-tunnels.sh: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -150,6 +154,12 @@ setup_ns() {
   done
   ip -n $NS_A link set $IF_A up
   ip -n $NS_B link set $IF_B up
+  if [ -n "$LINK_RATE" ]; then
+    for end in "$NS_A $IF_A" "$NS_B $IF_B"; do
+      set -- $end
+      ip netns exec $1 tc qdisc add dev $2 root tbf rate "$LINK_RATE" burst 32k latency 20ms || { log "--link-rate $LINK_RATE: tc refused it"; exit 2; }
+    done
+  fi
 }
 
 # ---- configurations -------------------------------------------------------------------------

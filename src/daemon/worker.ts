@@ -108,7 +108,10 @@ class WorkerIo implements SessionIo {
     if (congestion !== null) setTcpCongestion(this.libc, this.tcpFd, congestion);
     setSocketBuffers(this.libc, this.tcpFd, SOCKET_BUFFER);
     this.tcpOpen = false; // the transport owns the socket now
-    return new TcpFrameTransport(this.libc, this.tcpFd, { holdReads: !DISABLED_FEATURES.has("read-hold") });
+    return new TcpFrameTransport(this.libc, this.tcpFd, {
+      holdReads: !DISABLED_FEATURES.has("read-hold"),
+      limitUnsent: !DISABLED_FEATURES.has("unsent-limit"),
+    });
   }
 
   bindUdp() {

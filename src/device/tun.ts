@@ -4,7 +4,7 @@
  * header), `IFF_TAP | IFF_NO_PI` for `type ether`.
  */
 import { Errno, errnoName } from "../../ffi/errno.ts";
-import { check, O_CLOEXEC, O_NONBLOCK, O_RDWR, SysError, type Libc } from "../../ffi/libc.ts";
+import { AF_UNIX, check, O_CLOEXEC, O_NONBLOCK, O_RDWR, SOCK_CLOEXEC, SOCK_DGRAM, SysError, type Libc } from "../../ffi/libc.ts";
 import { DeviceError, type Device } from "./device.ts";
 
 /** ioctl TUNSETIFF (x86_64 and arm64; MIPS, PowerPC and SPARC use 0x800454ca). */
@@ -37,6 +37,8 @@ const OFFLOAD_CHOICES = [
   TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6,
   TUN_F_CSUM,
 ];
+/** ioctl SIOCSIFTXQLEN: sets an interface's transmit queue length (a socket ioctl; `struct ifreq` with the length as an int at 16). */
+export const SIOCSIFTXQLEN = 0x8943;
 /** Longest interface name (IFNAMSIZ - 1). */
 export const IFNAME_MAX = 15;
 
@@ -65,6 +67,22 @@ export function encodeIfreq(name: string, flags: number): Uint8Array {
   ifreq.set(bytes, 0);
   new DataView(ifreq.buffer).setUint16(16, flags, true);
   return ifreq;
+}
+
+/**
+ * Sets the transmit queue length of interface `name` (what `ip link set NAME
+ * txqueuelen N` sets; for a TUN, how many packets wait for the daemon's
+ * reads before the kernel drops). Returns 0 or -errno (EPERM without
+ * CAP_NET_ADMIN).
+ */
+export function setTxQueueLength(libc: Libc, name: string, length: number): number {
+  const fd = libc.socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return fd;
+  const ifreq = encodeIfreq(name, 0);
+  new DataView(ifreq.buffer).setInt32(16, length, true);
+  const r = libc.ioctl(fd, SIOCSIFTXQLEN, ifreq);
+  libc.close(fd);
+  return r;
 }
 
 /** The interface name the kernel wrote back into an ifreq. */

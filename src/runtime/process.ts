@@ -92,11 +92,13 @@ export function setProcessName(name: string): Error | null {
 
 /**
  * Features to switch off, for tests of the fallbacks and for kernels that
- * misbehave: VTUNTS_DISABLE=tun-offload,udp-gso,udp-gro,libcrypto,liblzo,code-release,lone-path,read-hold
+ * misbehave: VTUNTS_DISABLE=tun-offload,udp-gso,udp-gro,libcrypto,liblzo,code-release,lone-path,read-hold,unsent-limit
  * (any of them; without libcrypto AES runs in node:crypto, without liblzo LZO
  * in TypeScript; code-release: see src/runtime/code_pages.ts; lone-path: every
  * wake-up takes the batch path, see src/link/link.ts; read-hold: a TCP
- * session's socket wakes the daemon for every byte, see src/transport/tcp.ts).
+ * session's socket wakes the daemon for every byte, see src/transport/tcp.ts;
+ * unsent-limit: a TCP session's socket may fill its send buffer with unsent
+ * data, see src/transport/unsent_limit.ts).
  */
 export const DISABLED_FEATURES: ReadonlySet<string> = new Set(
   (process.env.VTUNTS_DISABLE ?? "").split(",").map((s) => s.trim()).filter((s) => s !== ""),

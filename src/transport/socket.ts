@@ -24,6 +24,7 @@ import {
   SysError,
   TCP_CONGESTION,
   TCP_NODELAY,
+  TCP_NOTSENT_LOWAT,
   type Libc,
 } from "../../ffi/libc.ts";
 import { readFileSync } from "node:fs";
@@ -143,6 +144,28 @@ export function connectTcp(
 export function tuneTcpSession(libc: Libc, fd: number): void {
   setIntOption(libc, fd, SOL_SOCKET, SO_KEEPALIVE, 1, "SO_KEEPALIVE");
   setIntOption(libc, fd, IPPROTO_TCP, TCP_NODELAY, 1, "TCP_NODELAY");
+}
+
+/**
+ * Caps the data a TCP socket keeps unsent (TCP_NOTSENT_LOWAT): writes stop
+ * taking more once `bytes` wait that were not sent yet, however large the
+ * send buffer. On a link slower than the tunnel's sender, the packets inside
+ * then wait in the TUN device's short queue and are dropped there, which
+ * their own congestion control hears, instead of queueing for seconds in
+ * the socket (see unsent_limit.ts). Data in
+ * flight is not limited. Returns the kernel's result (0 or -errno); older
+ * kernels (before 3.12) refuse it, which changes nothing else.
+ */
+export function limitUnsent(libc: Libc, fd: number, bytes: number): number {
+  return setIntSocketOption(libc, fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, bytes);
+}
+
+/** The socket's cap on unsent data (TCP_NOTSENT_LOWAT); 0 when none is set (the sysctl's default, normally unlimited, then applies). */
+export function unsentLimit(libc: Libc, fd: number): number {
+  const value = new Uint8Array(4);
+  const len = new Uint32Array([4]);
+  check(libc.getsockopt(fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, value, len), "socket: getsockopt(TCP_NOTSENT_LOWAT)");
+  return new DataView(value.buffer).getInt32(0, true);
 }
 
 /** Longest congestion control name the kernel keeps, with its NUL (TCP_CA_NAME_MAX). */

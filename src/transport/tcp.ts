@@ -26,6 +26,7 @@ import {
 import { TransportError, type FrameSink, type FrameTransport, type ReceiveStatus } from "./transport.ts";
 import { allocBytes, copyBytes } from "../bytes.ts";
 import { setIntSocketOption } from "./socket.ts";
+import { UnsentLimit } from "./unsent_limit.ts";
 
 const IN_SIZE = 256 * 1024;
 const OUT_SIZE = 256 * 1024;
@@ -118,14 +119,20 @@ export class TcpFrameTransport implements FrameTransport {
   private outEnd = 0;
   private closed = false;
   private readonly hold: ReadHold;
+  /** The cap on the socket's unsent data, or null (option `limitUnsent`). */
+  readonly unsent: UnsentLimit | null;
 
-  /** `holdReads` (default true) and `now` (its clock, default performance.now): see {@link ReadHold}. */
+  /**
+   * `holdReads` (default true) and `now` (its clock, default performance.now): see {@link ReadHold}.
+   * `limitUnsent` (default false): keep the socket's unsent data to a few milliseconds (see {@link UnsentLimit}).
+   */
   constructor(
     private readonly libc: Libc,
     readonly fd: number,
-    options: { holdReads?: boolean; now?: () => number } = {},
+    options: { holdReads?: boolean; now?: () => number; limitUnsent?: boolean } = {},
   ) {
     this.hold = new ReadHold(libc, fd, options.holdReads ?? true, options.now);
+    this.unsent = options.limitUnsent ? new UnsentLimit(libc, fd) : null;
   }
 
   get backlog(): number {
@@ -273,6 +280,7 @@ export class TcpFrameTransport implements FrameTransport {
         throw new TransportError(`tcp: send failed: ${errnoName(r)}`);
       }
       this.outStart += r;
+      this.unsent?.afterSend(r);
     }
     this.outStart = this.outEnd = 0;
     return true;

@@ -86,6 +86,43 @@ describe("tunnel end to end", () => {
     });
   });
 
+  it("tcp over a slow link: a short TUN queue, and little unsent data in the data connection", async () => {
+    requireE2E();
+    await withNetns({}, async (pair) => {
+      const spec = { proto: "tcp" as const };
+      await startServer(pair, "vtunts", spec);
+      startClient(pair, "vtunts", spec);
+      assert.ok(await waitTunnelUp(pair), "tunnel did not come up");
+      // The TUN has offloads (TSO), so vtunts shortened its queue (OFFLOAD_TX_QUEUE_LENGTH).
+      for (const host of [pair.server, pair.client]) {
+        const links = (await host.exec(["ip", "-o", "link", "show"])).stdout;
+        assert.match(links, /: tun\d+: .* qlen 100\b/, `TUN queue length in ${host.ns}: ${links}`);
+      }
+      // 20 Mbit/s from the client, far slower than the tunnel: a bulk flow's backlog builds up at the
+      // client. The flow is reno, loss-based like most systems' default (a BBR flow paces itself to the
+      // link and builds no backlog); reno is always allowed as a namespace's default.
+      const reno = await pair.client.exec(["sysctl", "-qw", "net.ipv4.tcp_congestion_control=reno"]);
+      assert.equal(reno.code, 0, `sysctl: ${reno.stderr}`);
+      const tbf = await pair.client.exec(["tc", "qdisc", "add", "dev", "veth0", "root", "tbf", "rate", "20mbit", "burst", "32k", "latency", "20ms"]);
+      assert.equal(tbf.code, 0, `tc: ${tbf.stderr}`);
+      pair.start(pair.server, "socat sink", ["socat", "-u", `TCP-LISTEN:7000,bind=${TUN_SERVER},reuseaddr`, "OPEN:/dev/null"]);
+      await new Promise((r) => setTimeout(r, 300));
+      pair.start(pair.client, "socat source", ["timeout", "8", "socat", "-u", "OPEN:/dev/zero", `TCP:${TUN_SERVER}:7000`]);
+      await new Promise((r) => setTimeout(r, 2000));
+      const unsent: number[] = [];
+      for (let i = 0; i < 12; i++) {
+        const ss = await pair.client.exec(["ss", "-HtinO", "state", "established", "( dport = :5000 )"]);
+        assert.equal(ss.stdout.trim().split("\n").length, 1, `one data connection: ${ss.stdout}`);
+        unsent.push(Number(/\bnotsent:(\d+)/.exec(ss.stdout)?.[1] ?? 0));
+        await new Promise((r) => setTimeout(r, 250));
+      }
+      // TCP_UNSENT_LIMIT (128 KiB) plus at most one write's overshoot; without the limit it reaches megabytes.
+      assert.ok(Math.max(...unsent) <= 192 * 1024, `unsent bytes in the data connection: ${unsent.join(" ")}`);
+      const ping = await pair.client.ping(TUN_SERVER, 3, 56);
+      assert.equal(ping.received, 3, ping.output);
+    });
+  });
+
   it("vtunts ↔ vtunts with IPv6 on: early EIO writes are dropped, the link survives", async () => {
     requireE2E();
     await withNetns({ ipv6: true }, async (pair) => {
