@@ -152,9 +152,9 @@ export function tuneTcpSession(libc: Libc, fd: number): void {
  * send buffer. On a link slower than the tunnel's sender, the packets inside
  * then wait in the TUN device's short queue and are dropped there, which
  * their own congestion control hears, instead of queueing for seconds in
- * the socket (see unsent_limit.ts). Data in
- * flight is not limited. Returns the kernel's result (0 or -errno); older
- * kernels (before 3.12) refuse it, which changes nothing else.
+ * the socket (see unsent_limit.ts). Data in flight is not limited. Returns
+ * the kernel's result (0 or -errno); older kernels (before 3.12) refuse it,
+ * which changes nothing else.
  */
 export function limitUnsent(libc: Libc, fd: number, bytes: number): number {
   return setIntSocketOption(libc, fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, bytes);
