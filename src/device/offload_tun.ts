@@ -142,12 +142,13 @@ export function openSessionTun(libc: Libc, name: string | undefined, log: Logger
  * Transmit queue length of a TUN with TSO. The kernel queues up to 500
  * packets (txqueuelen) for the daemon to read, and drops beyond: vtund's
  * 500 packets of at most 1500 bytes. With TSO a queued packet is a whole
- * segment of the sender's TCP, which Linux sizes to about a millisecond of
- * its rate (up to 64 KiB), so 500 of them held about half a second of a
- * single flow on a slow link: on a 20 Mbit/s link under a cubic flow, a
- * tcp tunnel's loaded ping took 1.3 s (vtund 0.46 s) once the socket no
- * longer kept the backlog. 100 keeps several milliseconds at the full
- * 64 KiB, enough for the scheduler's pauses at high rates.
+ * segment of the sender's TCP, which Linux sizes from the flow's rate (at
+ * least two MSS, up to 64 KiB; measured about 3 ms of a 20 Mbit/s link
+ * each), so 500 of them held over a second of a single flow on a slow
+ * link: on 20 Mbit/s under a cubic flow, a tcp tunnel's loaded ping took
+ * 1.3 s (vtund 0.46 s) once the socket no longer kept the backlog. 100
+ * keeps several milliseconds at the full 64 KiB, enough for the
+ * scheduler's pauses at high rates.
  */
 export const OFFLOAD_TX_QUEUE_LENGTH = 100;
 
