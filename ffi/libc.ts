@@ -105,6 +105,7 @@ export const SO_RCVLOWAT = 18;
 export const IPPROTO_TCP = 6;
 export const IPPROTO_IPV6 = 41;
 export const TCP_NODELAY = 1;
+export const TCP_INFO = 11;
 export const TCP_CONGESTION = 13;
 export const TCP_NOTSENT_LOWAT = 25;
 export const IPV6_V6ONLY = 26;

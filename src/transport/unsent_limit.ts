@@ -15,8 +15,7 @@
  * times its gain), read every {@link UNSENT_UPDATE_BYTES} sent, so an idle
  * link makes no calls.
  */
-import type { Libc } from "../../ffi/libc.ts";
-import { IPPROTO_TCP } from "../../ffi/libc.ts";
+import { IPPROTO_TCP, TCP_INFO, type Libc } from "../../ffi/libc.ts";
 import { limitUnsent } from "./socket.ts";
 
 /** Unsent data allowed, in milliseconds at the connection's pacing rate. */
@@ -30,7 +29,6 @@ export const UNSENT_START = 128 * 1024;
 /** Bytes sent between two looks at the rate. */
 export const UNSENT_UPDATE_BYTES = 1024 * 1024;
 
-const TCP_INFO = 11;
 // struct tcp_info (linux/tcp.h): __u64 tcpi_pacing_rate (bytes/s) at byte 104.
 const TCP_INFO_SIZE = 112;
 const PACING_RATE_OFFSET = 104;

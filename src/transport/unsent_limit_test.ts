@@ -11,11 +11,10 @@ import { Errno } from "../../ffi/errno.ts";
 import { IPPROTO_TCP, MSG_NOSIGNAL, SOL_SOCKET, TCP_NOTSENT_LOWAT } from "../../ffi/libc.ts";
 import { setIntSocketOption, unsentLimit } from "./socket.ts";
 import { UNSENT_MAX, UNSENT_MIN, UNSENT_START, UNSENT_UPDATE_BYTES, UnsentLimit, unsentLimitFor } from "./unsent_limit.ts";
-import { loopbackTcpPair, recordingSocketOption } from "../../test/fakes/tcp_sockets.ts";
+import { loopbackTcpPair, recordingIntOption } from "../../test/fakes/tcp_sockets.ts";
 
 const libc = await loadLibc();
 const SO_MAX_PACING_RATE = 47;
-const int32 = (v: Uint8Array) => new DataView(v.buffer, v.byteOffset).getInt32(0, true);
 
 /** Sends `bytes` from `pair.client` to `pair.server`, which reads them all, telling `limit` about every send. */
 function pump(pair: { client: number; server: number }, bytes: number, limit: UnsentLimit): void {
@@ -69,7 +68,7 @@ describe("unsent data as time at the connection's rate", () => {
   it("looks at the rate once per MiB sent, and sets only changes of an eighth or more", () => {
     const pair = loopbackTcpPair(libc);
     try {
-      const { libc: recording, values } = recordingSocketOption(libc, IPPROTO_TCP, TCP_NOTSENT_LOWAT, int32);
+      const { libc: recording, values } = recordingIntOption(libc, IPPROTO_TCP, TCP_NOTSENT_LOWAT);
       let looks = 0;
       let rate = 50_000_000;
       recording.getsockopt = (_fd, _level, _name, value, len) => {
@@ -99,7 +98,7 @@ describe("unsent data as time at the connection's rate", () => {
   it("a kernel that refuses TCP_NOTSENT_LOWAT: asked once, never again", () => {
     const pair = loopbackTcpPair(libc);
     try {
-      const { libc: refusing, values } = recordingSocketOption(libc, IPPROTO_TCP, TCP_NOTSENT_LOWAT, int32, -Errno.EINVAL);
+      const { libc: refusing, values } = recordingIntOption(libc, IPPROTO_TCP, TCP_NOTSENT_LOWAT, -Errno.EINVAL);
       let looks = 0;
       refusing.getsockopt = () => (looks++, 0);
       const limit = new UnsentLimit(refusing, pair.client);

@@ -55,9 +55,14 @@ export function recordingSocketOption<T>(
   return { libc: recording, values };
 }
 
-/** {@link recordingSocketOption} for SO_RCVLOWAT: the low-water marks set, in `marks`. */
-export function recordingLowWater(libc: Libc, result?: number): { libc: Libc; marks: number[] } {
+/** {@link recordingSocketOption} for an int option: the values set, as numbers. */
+export function recordingIntOption(libc: Libc, level: number, name: number, result?: number): { libc: Libc; values: number[] } {
   const int32 = (v: Uint8Array) => new DataView(v.buffer, v.byteOffset).getInt32(0, true);
-  const { libc: recording, values } = recordingSocketOption(libc, SOL_SOCKET, SO_RCVLOWAT, int32, result);
+  return recordingSocketOption(libc, level, name, int32, result);
+}
+
+/** {@link recordingIntOption} for SO_RCVLOWAT: the low-water marks set, in `marks`. */
+export function recordingLowWater(libc: Libc, result?: number): { libc: Libc; marks: number[] } {
+  const { libc: recording, values } = recordingIntOption(libc, SOL_SOCKET, SO_RCVLOWAT, result);
   return { libc: recording, marks: values };
 }
