@@ -4,7 +4,7 @@
  * syslog facilities.
  */
 import { addressFamily } from "../transport/address.ts";
-import { IFNAME_MAX } from "../device/tun.ts";
+import { IFNAME_MAX } from "../device/ifreq.ts";
 import type { SessionType } from "../protocol/flags.ts";
 import { DEFAULT_OPTIONS, type Options, type SessionConfig } from "./config.ts";
 

@@ -111,6 +111,7 @@ class WorkerIo implements SessionIo {
     return new TcpFrameTransport(this.libc, this.tcpFd, {
       holdReads: !DISABLED_FEATURES.has("read-hold"),
       limitUnsent: !DISABLED_FEATURES.has("unsent-limit"),
+      reportRate: !DISABLED_FEATURES.has("rate-queues"),
     });
   }
 

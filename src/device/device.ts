@@ -35,6 +35,12 @@ export interface Device {
   readonly backlog?: number;
   /** Writes out what `backlog` holds, as far as the fd takes it now. Throws when the device is gone. */
   flush?(): void;
+  /**
+   * Where the kernel queues packets for the daemon (a TUN): keeps that queue
+   * to a few milliseconds at `drainRate()` bytes/s, the rate the tunnel
+   * sends (see tun_queue.ts). `onRefusal` hears once if it cannot.
+   */
+  queueByTime?(drainRate: () => number, onRefusal?: (message: string) => void): void;
 }
 
 /**
@@ -69,6 +75,8 @@ export interface BurstDevice {
    * that each fits one unfragmented datagram of a UDP tunnel.
    */
   limitPacketLength(bytes: number): void;
+  /** See {@link Device.queueByTime}. */
+  queueByTime?(drainRate: () => number, onRefusal?: (message: string) => void): void;
   /** See {@link Device.close}. */
   close(): void;
   /**

@@ -13,7 +13,8 @@ import type { Logger } from "../log.ts";
 import type { AnyDevice, BurstDevice } from "./device.ts";
 import { GroCoalescer } from "./gro_coalesce.ts";
 import { GsoSplitter, type PacketSink } from "./gso_split.ts";
-import { openTun, setTxQueueLength, TUN_F_CSUM, TUN_F_TSO4, TUN_F_TSO6, TUN_F_TSO_ECN, TUN_F_USO4, TUN_F_USO6, TunDevice } from "./tun.ts";
+import { openTun, TUN_F_CSUM, TUN_F_TSO4, TUN_F_TSO6, TUN_F_TSO_ECN, TUN_F_USO4, TUN_F_USO6, TunDevice } from "./tun.ts";
+import { OFFLOAD_TX_QUEUE_LENGTH, setTxQueueLength } from "./tun_queue.ts";
 import { VNET_HDR_LEN, writeZeroVnetHeader } from "./vnet_header.ts";
 import { allocBytes } from "../bytes.ts";
 import { LONE_HEADROOM } from "../protocol/frame.ts";
@@ -91,6 +92,10 @@ export class OffloadTun implements BurstDevice {
     return this.refusal;
   }
 
+  queueByTime(drainRate: () => number, onRefusal?: (message: string) => void): void {
+    this.tun.queueByTime(drainRate, onRefusal);
+  }
+
   limitPacketLength(bytes: number): void {
     this.splitter.maxPacket = bytes;
   }
@@ -138,21 +143,7 @@ export function openSessionTun(libc: Libc, name: string | undefined, log: Logger
   return tun;
 }
 
-/**
- * Transmit queue length of a TUN with TSO. The kernel queues up to 500
- * packets (txqueuelen) for the daemon to read, and drops beyond: vtund's
- * 500 packets of at most 1500 bytes. With TSO a queued packet is a whole
- * segment of the sender's TCP, which Linux sizes from the flow's rate (at
- * least two MSS, up to 64 KiB; measured about 3 ms of a 20 Mbit/s link
- * each), so 500 of them held over a second of a single flow on a slow
- * link: on 20 Mbit/s under a cubic flow, a tcp tunnel's loaded ping took
- * 1.3 s (vtund 0.46 s) once the socket no longer kept the backlog. 100
- * keeps several milliseconds at the full 64 KiB, enough for the
- * scheduler's pauses at high rates.
- */
-export const OFFLOAD_TX_QUEUE_LENGTH = 100;
-
-/** Sets {@link OFFLOAD_TX_QUEUE_LENGTH} on a TUN with TSO (best effort: the `up` commands may set another). */
+/** Sets OFFLOAD_TX_QUEUE_LENGTH on a TUN with TSO (best effort: the `up` commands may set another). */
 function shortenQueue(libc: Libc, name: string, log: Logger): void {
   const r = setTxQueueLength(libc, name, OFFLOAD_TX_QUEUE_LENGTH);
   if (r < 0) log.info(`${name}: cannot set txqueuelen ${OFFLOAD_TX_QUEUE_LENGTH}: ${errnoName(r)}; packets may wait longer under load`);

@@ -4,8 +4,10 @@
  * header), `IFF_TAP | IFF_NO_PI` for `type ether`.
  */
 import { Errno, errnoName } from "../../ffi/errno.ts";
-import { AF_UNIX, check, O_CLOEXEC, O_NONBLOCK, O_RDWR, SOCK_CLOEXEC, SOCK_DGRAM, SysError, type Libc } from "../../ffi/libc.ts";
+import { check, O_CLOEXEC, O_NONBLOCK, O_RDWR, SysError, type Libc } from "../../ffi/libc.ts";
 import { DeviceError, type Device } from "./device.ts";
+import { encodeIfreq, ifreqName } from "./ifreq.ts";
+import { OFFLOAD_TX_QUEUE_LENGTH, TUN_TX_QUEUE_LENGTH, TunQueueSizer } from "./tun_queue.ts";
 
 /** ioctl TUNSETIFF (x86_64 and arm64; MIPS, PowerPC and SPARC use 0x800454ca). */
 export const TUNSETIFF = 0x400454ca;
@@ -37,10 +39,6 @@ const OFFLOAD_CHOICES = [
   TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6,
   TUN_F_CSUM,
 ];
-/** ioctl SIOCSIFTXQLEN: sets an interface's transmit queue length (a socket ioctl; `struct ifreq` with the length as an int at 16). */
-export const SIOCSIFTXQLEN = 0x8943;
-/** Longest interface name (IFNAMSIZ - 1). */
-export const IFNAME_MAX = 15;
 
 const CLONE_DEVICE = "/dev/net/tun";
 
@@ -57,38 +55,6 @@ export interface TunRequest {
    * (gso_split.ts) and packets written a header (gro_coalesce.ts).
    */
   offload?: boolean;
-}
-
-/** Builds the 40-byte `struct ifreq` for TUNSETIFF: name at 0..15, flags (u16, host order) at 16. */
-export function encodeIfreq(name: string, flags: number): Uint8Array {
-  const ifreq = new Uint8Array(40);
-  const bytes = new TextEncoder().encode(name);
-  if (bytes.length > IFNAME_MAX) throw new Error(`tun: device name "${name}" is longer than ${IFNAME_MAX} bytes`);
-  ifreq.set(bytes, 0);
-  new DataView(ifreq.buffer).setUint16(16, flags, true);
-  return ifreq;
-}
-
-/**
- * Sets the transmit queue length of interface `name` (what `ip link set NAME
- * txqueuelen N` sets; for a TUN, how many packets wait for the daemon's
- * reads before the kernel drops). Returns 0 or -errno (EPERM without
- * CAP_NET_ADMIN).
- */
-export function setTxQueueLength(libc: Libc, name: string, length: number): number {
-  const fd = libc.socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return fd;
-  const ifreq = encodeIfreq(name, 0);
-  new DataView(ifreq.buffer).setInt32(16, length, true);
-  const r = libc.ioctl(fd, SIOCSIFTXQLEN, ifreq);
-  libc.close(fd);
-  return r;
-}
-
-/** The interface name the kernel wrote back into an ifreq. */
-export function ifreqName(ifreq: Uint8Array): string {
-  const end = ifreq.indexOf(0);
-  return new TextDecoder().decode(ifreq.subarray(0, end < 0 || end > 16 ? 16 : end));
 }
 
 /** Opens a TUN/TAP interface; it exists until the returned device is closed. */
@@ -138,6 +104,8 @@ export function openTun(libc: Libc, request: TunRequest): TunDevice {
 /** An open TUN/TAP interface (non-blocking fd). */
 export class TunDevice implements Device {
   private closed = false;
+  /** Sizes the queue in time once {@link queueByTime} was called. */
+  queueSizer: TunQueueSizer | null = null;
 
   constructor(
     private readonly libc: Libc,
@@ -151,7 +119,11 @@ export class TunDevice implements Device {
 
   readPacket(buf: Uint8Array, offset: number, capacity: number): number {
     const r = this.libc.read(this.fd, buf, offset, capacity);
-    if (r >= 0) return r;
+    if (r > 0) {
+      if (this.queueSizer !== null) this.queueSizer.afterRead(r);
+      return r;
+    }
+    if (r === 0) return 0;
     if (r === -Errno.EAGAIN || r === -Errno.EINTR) return 0;
     throw new DeviceError(`tun: read from ${this.name} failed: ${errnoName(r)}`);
   }
@@ -166,6 +138,11 @@ export class TunDevice implements Device {
       return r;
     }
     throw new DeviceError(`tun: write to ${this.name} failed: ${errnoName(r)}`);
+  }
+
+  queueByTime(drainRate: () => number, onRefusal?: (message: string) => void): void {
+    const usual = this.vnetHeader ? OFFLOAD_TX_QUEUE_LENGTH : TUN_TX_QUEUE_LENGTH;
+    this.queueSizer = new TunQueueSizer(this.libc, this.name, usual, drainRate, onRefusal);
   }
 
   close(): void {

@@ -124,6 +124,16 @@ export class LinkStats {
 const DEVICE_BATCH = 64;
 // Stop reading the device while this much is queued for a slow socket (backpressure).
 const HIGH_WATER = 128 * 1024;
+/** With a known send rate, the backlog stops at this many milliseconds of it instead (see Link.followSendRate)... */
+export const LINK_QUEUE_MS = 10;
+/** ...but not below this many bytes. */
+export const LINK_QUEUE_MIN = 16 * 1024;
+
+/** The backlog at which the link stops reading the device, for a transport sending `bytesPerSecond` (0: not known). */
+export function linkQueueFor(bytesPerSecond: number): number {
+  if (!(bytesPerSecond > 0)) return HIGH_WATER;
+  return Math.min(HIGH_WATER, Math.max(LINK_QUEUE_MIN, Math.round((bytesPerSecond * LINK_QUEUE_MS) / 1000)));
+}
 // A device read gets one byte more than a frame may carry, to recognise oversized packets.
 const READ_CAPACITY = MAX_PACKET + 1;
 /**
@@ -207,6 +217,10 @@ export class Link implements FrameSink {
   /** Where {@link unpackFrame} left the packet of a received frame. */
   private inPacket: Uint8Array;
   private inAt = 0;
+  /** Stop reading the device at this backlog (see {@link followSendRate}). */
+  private highWater = HIGH_WATER;
+  /** The transport's sendRate that {@link highWater} was set for. */
+  private sendRate = 0;
 
   constructor(
     readonly device: AnyDevice,
@@ -228,6 +242,9 @@ export class Link implements FrameSink {
     this.loneOut = pipeline.isEmpty ? null : allocBytes(HEADER_SIZE + MAX_PACKET + this.overhead);
     this.loneIn = pipeline.isEmpty ? null : allocBytes(LONE_HEADROOM + SCRATCH_SIZE);
     this.inPacket = this.plain;
+    if (transport.sendRate !== undefined) {
+      device.queueByTime?.(() => transport.sendRate ?? 0, (message) => log.info(message));
+    }
     // The per-packet callbacks between the layers stay compile units of their own (see jit_hints.ts).
     compileSeparately(this.sendPacket);
     compileSeparately(this.onData);
@@ -242,7 +259,7 @@ export class Link implements FrameSink {
 
   /** True while the link wants device packets (false while the socket is backed up). */
   get wantsDevice(): boolean {
-    return this.end === null && this.transport.backlog < HIGH_WATER && (this.options.shaper?.allows() ?? true);
+    return this.end === null && this.transport.backlog < this.highWater && (this.options.shaper?.allows() ?? true);
   }
 
   /** True while the link takes frames from the transport (false while a slow device program lags). */
@@ -272,7 +289,7 @@ export class Link implements FrameSink {
   msUntilTick(nowMs: number): number {
     let ms = Math.min(this.nextTick, this.nextStat) - nowMs;
     const shaper = this.options.shaper;
-    if (shaper && this.end === null && this.transport.backlog < HIGH_WATER) {
+    if (shaper && this.end === null && this.transport.backlog < this.highWater) {
       const wait = shaper.msUntilAllowed();
       if (wait > 0) ms = Math.min(ms, wait);
     }
@@ -288,6 +305,7 @@ export class Link implements FrameSink {
   pumpDevice(): void {
     try {
       if (!this.direct) this.startServing();
+      this.followSendRate();
       if (this.burst) this.readBursts(this.burst);
       else this.readPackets(this.device as Device);
       this.transport.flush();
@@ -296,6 +314,20 @@ export class Link implements FrameSink {
     } finally {
       this.serving = false;
     }
+  }
+
+  /**
+   * Keeps the link's queue to {@link LINK_QUEUE_MS} of the transport's send rate.
+   * 128 KiB waiting for the socket is 0.2 ms at 5 Gbit/s but 50 ms at 20
+   * Mbit/s, and on a slow link it is always full (the socket takes only a
+   * few milliseconds' worth, see unsent_limit.ts). The device's queue is
+   * sized the same way (Device.queueByTime, set up in the constructor).
+   */
+  private followSendRate(): void {
+    const rate = this.transport.sendRate;
+    if (rate === undefined || rate === this.sendRate) return;
+    this.sendRate = rate;
+    this.highWater = linkQueueFor(rate);
   }
 
   /**
@@ -434,7 +466,7 @@ export class Link implements FrameSink {
     const t = this.transport;
     const direct = this.direct;
     const shaper = this.options.shaper;
-    for (let i = 0; i < DEVICE_BATCH && t.backlog < HIGH_WATER && this.end === null; i++) {
+    for (let i = 0; i < DEVICE_BATCH && t.backlog < this.highWater && this.end === null; i++) {
       if (shaper && !shaper.allows()) break;
       const at = t.reserveData(READ_CAPACITY + this.overhead);
       if (at < 0) break;
@@ -453,7 +485,7 @@ export class Link implements FrameSink {
     const t = this.transport;
     this.applyFrameLimit(device);
     const shaper = this.options.shaper;
-    for (let i = 0; i < DEVICE_BATCH && t.backlog < HIGH_WATER && this.end === null; i++) {
+    for (let i = 0; i < DEVICE_BATCH && t.backlog < this.highWater && this.end === null; i++) {
       if (shaper && !shaper.allows()) break;
       if (!device.readBurst(this.sendPacket)) break;
       if (i === 0) t.flush(); // see FIRST_OUT

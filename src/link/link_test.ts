@@ -10,7 +10,7 @@ import { memoryLogger } from "../log.ts";
 import { CONN_CLOSE, ECHO_REP, ECHO_REQ, MAX_PACKET } from "../protocol/frame.ts";
 import { MemoryDevice } from "../../test/fakes/memory_device.ts";
 import { memoryTransportPair, type MemoryTransport } from "../../test/fakes/memory_transport.ts";
-import { Link, type LinkOptions } from "./link.ts";
+import { Link, LINK_QUEUE_MIN, linkQueueFor, type LinkOptions } from "./link.ts";
 import { Pipeline, type FrameStage } from "./pipeline.ts";
 
 interface Side {
@@ -228,6 +228,39 @@ describe("Link", () => {
     a.link.pumpDevice();
     assert.equal(a.device.inbound.length, 1, "the packet stays in the device queue");
     a.transport.backlog = 0;
+    assert.equal(a.link.wantsDevice, true);
+  });
+
+  it("with a known send rate, stops at 10 ms of it, and hands the rate to the device for its queue", () => {
+    const [ta] = memoryTransportPair("tcp");
+    ta.sendRate = 0;
+    const device = new MemoryDevice("tunA");
+    const link = new Link(device, ta, new Pipeline([]), { keepalive: null, initialEcho: false }, memoryLogger().log);
+    assert.ok(device.drainRate, "the device was told where the rate comes from");
+    ta.sendRate = 2_500_000; // 20 Mbit/s: 25 kB
+    assert.equal(device.drainRate(), 2_500_000);
+    ta.backlog = 30_000;
+    assert.equal(link.wantsDevice, true, "not before the link has looked at the rate");
+    link.pumpDevice();
+    assert.equal(link.wantsDevice, false);
+    ta.backlog = 24_000;
+    assert.equal(link.wantsDevice, true);
+    ta.sendRate = 100_000; // 0.8 Mbit/s: the 16 KiB floor
+    link.pumpDevice();
+    ta.backlog = LINK_QUEUE_MIN;
+    assert.equal(link.wantsDevice, false);
+    ta.sendRate = 0; // unknown again: the usual 128 KiB
+    link.pumpDevice();
+    ta.backlog = 100_000;
+    assert.equal(link.wantsDevice, true);
+    assert.equal(linkQueueFor(1.25e9), 128 * 1024, "fast links keep 128 KiB");
+  });
+
+  it("without a send rate (UDP), keeps 128 KiB and leaves the device's queue alone", () => {
+    const [a] = pair();
+    assert.equal(a.device.drainRate, null);
+    a.transport.backlog = 128 * 1024 - 1;
+    a.link.pumpDevice();
     assert.equal(a.link.wantsDevice, true);
   });
 

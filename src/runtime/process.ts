@@ -92,13 +92,16 @@ export function setProcessName(name: string): Error | null {
 
 /**
  * Features to switch off, for tests of the fallbacks and for kernels that
- * misbehave: VTUNTS_DISABLE=tun-offload,udp-gso,udp-gro,libcrypto,liblzo,code-release,lone-path,read-hold,unsent-limit
+ * misbehave: VTUNTS_DISABLE=tun-offload,udp-gso,udp-gro,libcrypto,liblzo,code-release,lone-path,read-hold,unsent-limit,rate-queues
  * (any of them; without libcrypto AES runs in node:crypto, without liblzo LZO
  * in TypeScript; code-release: see src/runtime/code_pages.ts; lone-path: every
  * wake-up takes the batch path, see src/link/link.ts; read-hold: a TCP
  * session's socket wakes the daemon for every byte, see src/transport/tcp.ts;
  * unsent-limit: a TCP session's socket may fill its send buffer with unsent
- * data, see src/transport/unsent_limit.ts).
+ * data, see src/transport/unsent_limit.ts, and rate-queues goes with it;
+ * rate-queues: the link's backlog and the TUN's queue keep their fixed
+ * lengths instead of following the TCP connection's rate, see
+ * Link.followSendRate and src/device/tun_queue.ts).
  */
 export const DISABLED_FEATURES: ReadonlySet<string> = new Set(
   (process.env.VTUNTS_DISABLE ?? "").split(",").map((s) => s.trim()).filter((s) => s !== ""),

@@ -121,18 +121,25 @@ export class TcpFrameTransport implements FrameTransport {
   private readonly hold: ReadHold;
   /** The cap on the socket's unsent data, or null (option `limitUnsent`). */
   readonly unsent: UnsentLimit | null;
+  private readonly reportRate: boolean;
 
   /**
    * `holdReads` (default true) and `now` (its clock, default performance.now): see {@link ReadHold}.
    * `limitUnsent` (default false): keep the socket's unsent data to a few milliseconds (see {@link UnsentLimit}).
+   * `reportRate` (default true): with `limitUnsent`, {@link sendRate} is the pacing rate it reads; else always 0.
    */
   constructor(
     private readonly libc: Libc,
     readonly fd: number,
-    options: { holdReads?: boolean; now?: () => number; limitUnsent?: boolean } = {},
+    options: { holdReads?: boolean; now?: () => number; limitUnsent?: boolean; reportRate?: boolean } = {},
   ) {
     this.hold = new ReadHold(libc, fd, options.holdReads ?? true, options.now);
-    this.unsent = options.limitUnsent ? new UnsentLimit(libc, fd) : null;
+    this.unsent = options.limitUnsent ? new UnsentLimit(libc, fd, options.now) : null;
+    this.reportRate = options.reportRate ?? true;
+  }
+
+  get sendRate(): number {
+    return this.unsent !== null && this.reportRate ? this.unsent.rate : 0;
   }
 
   get backlog(): number {

@@ -35,6 +35,13 @@ export interface FrameTransport {
    */
   readonly maxFrame?: number;
   /**
+   * The rate the transport sends at, in bytes/s, as the kernel paces it (a TCP
+   * connection's pacing rate, looked up every megabyte sent): 0 until known,
+   * absent where there is none (UDP). The link keeps its own queue and the
+   * device's to a few milliseconds of it (see Link.followSendRate).
+   */
+  readonly sendRate?: number;
+  /**
    * True while the socket wakes the driver only for a large backlog (TCP under
    * bulk load, see ReadHold in tcp.ts). When poll() has not reported it
    * readable for {@link HELD_READ_MS}, the driver calls {@link releaseReads},

@@ -13,7 +13,8 @@
  * The rate is the kernel's pacing rate of the connection (`tcpi_pacing_rate`:
  * about 1.2 times cwnd/RTT for cubic and reno, BBR's bandwidth estimate
  * times its gain), read every {@link UNSENT_UPDATE_BYTES} sent, so an idle
- * link makes no calls.
+ * link makes no calls, and the highest of the last few is used (see
+ * {@link RATE_WINDOW_MS}). It also sizes the link's queue and the TUN's (Link.followSendRate).
  */
 import { IPPROTO_TCP, TCP_INFO, type Libc } from "../../ffi/libc.ts";
 import { limitUnsent } from "./socket.ts";
@@ -28,6 +29,17 @@ export const UNSENT_MAX = 4 * 1024 * 1024;
 export const UNSENT_START = 128 * 1024;
 /** Bytes sent between two looks at the rate. */
 export const UNSENT_UPDATE_BYTES = 1024 * 1024;
+/**
+ * The rate used is the highest of the looks in the last {@link RATE_WINDOW_MS}
+ * (at most {@link RATE_LOOKS} of them). BBR's pacing rate swings with its
+ * probing: on a 5 Gbit/s veth looks a few milliseconds apart read from 0.05
+ * to 16 GB/s, and a TUN queue sized from a low one dropped what it held. On
+ * a slow link, where looks are far apart, each stands alone, so that the
+ * high rate a new connection starts with is forgotten at the next look.
+ */
+export const RATE_WINDOW_MS = 250;
+/** See {@link RATE_WINDOW_MS}. */
+export const RATE_LOOKS = 8;
 
 // struct tcp_info (linux/tcp.h): __u64 tcpi_pacing_rate (bytes/s) at byte 104.
 const TCP_INFO_SIZE = 112;
@@ -43,12 +55,17 @@ export function unsentLimitFor(bytesPerSecond: number): number {
 export class UnsentLimit {
   /** The limit last set (0 when the kernel refused it: nothing more is tried). */
   limit = 0;
+  /** The highest pacing rate of the last {@link RATE_LOOKS} looks (bytes/s; 0 before the first). */
+  rate = 0;
+  private readonly looks = new Float64Array(RATE_LOOKS);
+  private readonly lookTimes = new Float64Array(RATE_LOOKS).fill(Number.NEGATIVE_INFINITY);
+  private look = 0;
   private sent = 0;
   private readonly info = new Uint8Array(TCP_INFO_SIZE);
   private readonly infoView = new DataView(this.info.buffer);
   private readonly infoLength = new Uint32Array(1);
 
-  constructor(private readonly libc: Libc, private readonly fd: number) {
+  constructor(private readonly libc: Libc, private readonly fd: number, private readonly now: () => number = () => performance.now()) {
     if (limitUnsent(libc, fd, UNSENT_START) === 0) this.limit = UNSENT_START;
   }
 
@@ -66,7 +83,13 @@ export class UnsentLimit {
     if (this.libc.getsockopt(this.fd, IPPROTO_TCP, TCP_INFO, this.info, this.infoLength) < 0) return;
     if (this.infoLength[0]! < PACING_RATE_OFFSET + 8) return; // a kernel without the field (before 4.0)
     const v = this.infoView;
-    const rate = v.getUint32(PACING_RATE_OFFSET, true) + v.getUint32(PACING_RATE_OFFSET + 4, true) * 4294967296;
+    const now = this.now();
+    this.looks[this.look] = v.getUint32(PACING_RATE_OFFSET, true) + v.getUint32(PACING_RATE_OFFSET + 4, true) * 4294967296;
+    this.lookTimes[this.look] = now;
+    this.look = (this.look + 1) % RATE_LOOKS;
+    let rate = 0;
+    for (let i = 0; i < RATE_LOOKS; i++) if (this.lookTimes[i]! >= now - RATE_WINDOW_MS) rate = Math.max(rate, this.looks[i]!);
+    this.rate = rate;
     const limit = unsentLimitFor(rate);
     // Only changes that matter: every setsockopt here is a syscall on the data path.
     if (Math.abs(limit - this.limit) * 8 < this.limit) return;

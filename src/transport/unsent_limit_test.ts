@@ -10,7 +10,7 @@ import { loadLibc } from "../../ffi/index.ts";
 import { Errno } from "../../ffi/errno.ts";
 import { IPPROTO_TCP, MSG_NOSIGNAL, SOL_SOCKET, TCP_NOTSENT_LOWAT } from "../../ffi/libc.ts";
 import { setIntSocketOption, unsentLimit } from "./socket.ts";
-import { UNSENT_MAX, UNSENT_MIN, UNSENT_START, UNSENT_UPDATE_BYTES, UnsentLimit, unsentLimitFor } from "./unsent_limit.ts";
+import { RATE_LOOKS, RATE_WINDOW_MS, UNSENT_MAX, UNSENT_MIN, UNSENT_START, UNSENT_UPDATE_BYTES, UnsentLimit, unsentLimitFor } from "./unsent_limit.ts";
 import { loopbackTcpPair, recordingIntOption } from "../../test/fakes/tcp_sockets.ts";
 
 const libc = await loadLibc();
@@ -90,6 +90,41 @@ describe("unsent data as time at the connection's rate", () => {
       limit.afterSend(UNSENT_UPDATE_BYTES);
       assert.equal(looks, 3);
       assert.deepEqual(values, [UNSENT_START, 100_000, UNSENT_MAX]);
+    } finally {
+      pair.close();
+    }
+  });
+
+  it("uses the highest rate of the looks in the last 250 ms, at most 8 (BBR's pacing rate swings as it probes)", () => {
+    const pair = loopbackTcpPair(libc);
+    try {
+      const { libc: recording, values } = recordingIntOption(libc, IPPROTO_TCP, TCP_NOTSENT_LOWAT);
+      let rate = 0;
+      recording.getsockopt = (_fd, _level, _name, value, len) => {
+        new DataView(value.buffer, value.byteOffset).setUint32(104, rate, true);
+        len[0] = 112;
+        return 0;
+      };
+      let now = 0;
+      const limit = new UnsentLimit(recording, pair.client, () => now);
+      const look = (r: number, ms = 1) => {
+        now += ms;
+        rate = r;
+        limit.afterSend(UNSENT_UPDATE_BYTES);
+      };
+      look(100_000_000);
+      assert.equal(limit.rate, 100_000_000);
+      look(20_000_000); // a dip: the rate and the limit stay
+      assert.equal(limit.rate, 100_000_000);
+      for (let i = 0; i < RATE_LOOKS - 2; i++) look(25_000_000);
+      assert.equal(limit.rate, 100_000_000, "the high look is still among the last 8");
+      look(25_000_000);
+      assert.equal(limit.rate, 25_000_000, "now it has aged out");
+      // A slow link: looks far apart stand alone, so a start's high rate is forgotten at once.
+      look(100_000_000, RATE_WINDOW_MS + 1);
+      look(2_500_000, RATE_WINDOW_MS + 1);
+      assert.equal(limit.rate, 2_500_000);
+      assert.deepEqual(values, [UNSENT_START, 200_000, 50_000, 200_000, UNSENT_MIN]);
     } finally {
       pair.close();
     }

@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { createHash, randomBytes } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { requireE2E, withNetns, type NetnsPair } from "./harness.ts";
+import { requireE2E, withNetns, type Host, type NetnsPair } from "./harness.ts";
 import { startClient, startServer, TUN_SERVER, waitTunnelUp, type Impl } from "./tunnels.ts";
 
 const sha256 = (data: Uint8Array) => createHash("sha256").update(data).digest("hex");
@@ -86,7 +86,7 @@ describe("tunnel end to end", () => {
     });
   });
 
-  it("tcp over a slow link: a short TUN queue, and little unsent data in the data connection", async () => {
+  it("tcp over a slow link: queues sized to the link's rate, little unsent data, pings through in milliseconds", async () => {
     requireE2E();
     await withNetns({}, async (pair) => {
       const spec = { proto: "tcp" as const };
@@ -95,8 +95,7 @@ describe("tunnel end to end", () => {
       assert.ok(await waitTunnelUp(pair), "tunnel did not come up");
       // The TUN has offloads (TSO), so vtunts shortened its queue (OFFLOAD_TX_QUEUE_LENGTH).
       for (const host of [pair.server, pair.client]) {
-        const links = (await host.exec(["ip", "-o", "link", "show"])).stdout;
-        assert.match(links, /: tun\d+: .* qlen 100\b/, `TUN queue length in ${host.ns}: ${links}`);
+        assert.equal(await tunQueueLength(host), 100, `TUN queue length in ${host.ns}`);
       }
       // 20 Mbit/s from the client, far slower than the tunnel: a bulk flow's backlog builds up at the
       // client. The flow is reno, loss-based like most systems' default (a BBR flow paces itself to the
@@ -109,6 +108,8 @@ describe("tunnel end to end", () => {
       await new Promise((r) => setTimeout(r, 300));
       const source = pair.start(pair.client, "socat source", ["timeout", "8", "socat", "-u", "OPEN:/dev/zero", `TCP:${TUN_SERVER}:7000`]);
       await new Promise((r) => setTimeout(r, 2000));
+      // Pings under the flow: they wait behind whatever the queues hold (reno keeps them full).
+      const loadedPing = pair.client.exec(["ping", "-c", "10", "-i", "0.2", "-W", "2", TUN_SERVER]);
       const unsent: number[] = [];
       for (let i = 0; i < 12; i++) {
         const ss = await pair.client.exec(["ss", "-HtinO", "state", "established", "( dport = :5000 )"]);
@@ -118,6 +119,14 @@ describe("tunnel end to end", () => {
       }
       // TCP_UNSENT_LIMIT (128 KiB) plus at most one write's overshoot; without the limit it reaches megabytes.
       assert.ok(Math.max(...unsent) <= 192 * 1024, `unsent bytes in the data connection: ${unsent.join(" ")}`);
+      // 10 ms of 20 Mbit/s in the TUN's queue is a few TSO segments, and 25 kB in the link's: pings take
+      // tens of milliseconds. With fixed queues (VTUNTS_DISABLE=rate-queues) 100 segments held ~300 ms.
+      const rtts = [...(await loadedPing).stdout.matchAll(/time=([\d.]+) ms/g)].map((m) => Number(m[1])).sort((x, y) => x - y);
+      assert.ok(rtts.length >= 3, `pings answered under load: ${rtts.length} of 10`);
+      const median = rtts[Math.floor(rtts.length / 2)]!;
+      assert.ok(median < 150, `loaded ping median ${median} ms (all: ${rtts.join(" ")})`);
+      const clientQueue = await tunQueueLength(pair.client);
+      assert.ok(clientQueue >= 4 && clientQueue <= 25, `the client's TUN queue, sized to 20 Mbit/s: ${clientQueue}`);
       // The tunnel still carries packets once the flow stops (during it, the short queue may drop a ping).
       source.child.kill("SIGTERM");
       await source.exited;
@@ -141,3 +150,11 @@ describe("tunnel end to end", () => {
     });
   });
 });
+
+/** The txqueuelen of the one TUN in `host`'s namespace. */
+async function tunQueueLength(host: Host): Promise<number> {
+  const links = (await host.exec(["ip", "-o", "link", "show"])).stdout;
+  const m = /: tun\d+: .* qlen (\d+)\b/.exec(links);
+  assert.ok(m, `a TUN in ${host.ns}: ${links}`);
+  return Number(m[1]);
+}

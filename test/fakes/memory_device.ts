@@ -17,8 +17,14 @@ export class MemoryDevice implements Device {
   /** When true, the next read throws as if the interface had been deleted. */
   broken = false;
   closed = false;
+  /** The rate function the link handed to {@link queueByTime}, if it did. */
+  drainRate: (() => number) | null = null;
 
   constructor(readonly name = "tun0") {}
+
+  queueByTime(drainRate: () => number): void {
+    this.drainRate = drainRate;
+  }
 
   /** Hands a packet to the daemon (as if the kernel routed it into the interface). */
   inject(packet: Uint8Array): void {

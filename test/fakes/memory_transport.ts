@@ -29,6 +29,8 @@ export class MemoryTransport implements FrameTransport {
   cut = false;
   /** Queued-but-unwritten bytes the link should see (to test backpressure). */
   backlog = 0;
+  /** The send rate to report (bytes/s), as a TCP transport does; absent by default, as UDP. */
+  sendRate?: number;
   /** When set, the next send throws (e.g. ECONNRESET). */
   failSends: string | null = null;
   closed = false;
