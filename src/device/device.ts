@@ -37,8 +37,9 @@ export interface Device {
   flush?(): void;
   /**
    * Where the kernel queues packets for the daemon (a TUN): keeps that queue
-   * to a few milliseconds at `drainRate()` bytes/s, the rate the tunnel
-   * sends (see tun_queue.ts). `onRefusal` hears once if it cannot.
+   * to a few milliseconds of the rate packets leave: `drainRate()` bytes/s,
+   * the rate the tunnel sends, or the daemon's own pace where that is lower
+   * (see tun_queue.ts). `onRefusal` hears once if it cannot.
    */
   queueByTime?(drainRate: () => number, onRefusal?: (message: string) => void): void;
 }

@@ -124,7 +124,11 @@ export class TunDevice implements Device {
       return r;
     }
     if (r === 0) return 0;
-    if (r === -Errno.EAGAIN || r === -Errno.EINTR) return 0;
+    if (r === -Errno.EAGAIN) {
+      if (this.queueSizer !== null) this.queueSizer.afterEmptyRead();
+      return 0;
+    }
+    if (r === -Errno.EINTR) return 0;
     throw new DeviceError(`tun: read from ${this.name} failed: ${errnoName(r)}`);
   }
 

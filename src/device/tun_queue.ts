@@ -6,16 +6,25 @@
  * flows inside slow down. On a fast link the daemon keeps it empty. On a
  * slow one it is where the backlog waits, and a fixed length is a fixed
  * number of packets, not of milliseconds: 100 TSO segments averaged 11 KB
- * each on a 5 Mbit/s link, 1.8 s of it. So once a megabyte has been read,
- * and every megabyte after, the length is set to {@link TUN_QUEUE_MS} at
- * the rate the tunnel sends (for TCP, its connection's pacing rate), in
- * packets of the size read meanwhile, never below {@link TUN_QUEUE_MIN_BYTES}
- * or {@link TUN_QUEUE_MIN_PACKETS} and never above the usual length (100
- * for a TUN with TSO, vtund's 500 otherwise) or what an `up` command set.
+ * each on a 5 Mbit/s link, 1.8 s of it. The same holds where the daemon
+ * is the slow part (zlib at 0.6 Gbit/s: 100 segments of 64 KiB are 85 ms).
+ * So once a megabyte has been read, and every megabyte after, the length
+ * is set to {@link TUN_QUEUE_MS} at the rate packets leave, in packets of
+ * the size read meanwhile, never below {@link TUN_QUEUE_MIN_BYTES} or
+ * {@link TUN_QUEUE_MIN_PACKETS} and never above the usual length (100 for
+ * a TUN with TSO, vtund's 500 otherwise) or what an `up` command set.
+ *
+ * The rate is the lower of two: the tunnel's send rate (for TCP, the
+ * connection's pacing rate), and the rate the reads came at while the
+ * queue never ran empty (then the daemon read as fast as it could go on),
+ * the highest such of the last {@link READ_RATE_WINDOW_MS}. On a veth the
+ * pacing rate reads several GB/s whatever the daemon does; the reads tell
+ * a compressing daemon's pace.
  */
 import { errnoName } from "../../ffi/errno.ts";
 import { AF_UNIX, SOCK_CLOEXEC, SOCK_DGRAM, type Libc } from "../../ffi/libc.ts";
 import { encodeIfreq } from "./ifreq.ts";
+import { RecentMax } from "../recent_max.ts";
 
 /** ioctl SIOCGIFTXQLEN: reads an interface's transmit queue length (`struct ifreq` with the length as an int at 16). */
 export const SIOCGIFTXQLEN = 0x8942;
@@ -47,6 +56,8 @@ export const TUN_QUEUE_MIN_BYTES = 24 * 1024;
 export const TUN_QUEUE_MIN_PACKETS = 4;
 /** Bytes read between two looks at the rate. */
 export const TUN_QUEUE_UPDATE_BYTES = 1024 * 1024;
+/** How long a rate measured from the reads counts (the highest of the last 8 in this window). */
+export const READ_RATE_WINDOW_MS = 1000;
 
 /**
  * Sets the transmit queue length of interface `name` (what `ip link set NAME
@@ -87,8 +98,9 @@ export function tunQueueLengthFor(bytesPerSecond: number, meanRead: number, ceil
 }
 
 /**
- * Keeps a TUN's txqueuelen at {@link tunQueueLengthFor} the rate
- * `drainRate()` (bytes/s; 0 when not known). The ceiling is the length the
+ * Keeps a TUN's txqueuelen at {@link tunQueueLengthFor} the rate packets
+ * leave: `drainRate()` (bytes/s; 0 when not known: nothing is done), or the
+ * pace of the reads while the queue stayed full if that is lower. The ceiling is the length the
  * interface has at the first look, or `usualLength` if that is more: an
  * `up` command may have set more, and a `persist keep` interface still has
  * what the last session set.
@@ -99,6 +111,11 @@ export class TunQueueSizer {
   private ceiling = 0;
   private bytes = 0;
   private reads = 0;
+  /** A read found the queue empty since the last look. */
+  private emptied = true;
+  private readonly readRates = new RecentMax(8, READ_RATE_WINDOW_MS);
+  /** When the last look was (clock ms). */
+  private lookedAt = 0;
 
   constructor(
     private readonly libc: Libc,
@@ -106,7 +123,13 @@ export class TunQueueSizer {
     private readonly usualLength: number,
     private readonly drainRate: () => number,
     private readonly onRefusal?: (message: string) => void,
+    private readonly now: () => number = () => performance.now(),
   ) {}
+
+  /** Called when a read found the queue empty. */
+  afterEmptyRead(): void {
+    this.emptied = true;
+  }
 
   /** Called with the length of every non-empty read. */
   afterRead(bytes: number): void {
@@ -114,14 +137,31 @@ export class TunQueueSizer {
     this.reads++;
     if (this.bytes < TUN_QUEUE_UPDATE_BYTES) return;
     const meanRead = this.bytes / this.reads;
+    const readRate = this.readPace();
     this.bytes = this.reads = 0;
-    this.update(meanRead);
+    this.update(meanRead, readRate);
   }
 
-  private update(meanRead: number): void {
+  /**
+   * The rate of the reads since the last look if the queue never ran empty
+   * meanwhile (the daemon read as fast as it went on), as the highest such
+   * of the last {@link READ_RATE_WINDOW_MS}; Infinity when none was.
+   */
+  private readPace(): number {
+    const now = this.now();
+    const full = !this.emptied;
+    const ms = Math.max(0.001, now - this.lookedAt);
+    this.lookedAt = now;
+    this.emptied = false;
+    const rate = full ? this.readRates.add((this.bytes * 1000) / ms, now) : this.readRates.max(now);
+    return rate < 0 ? Number.POSITIVE_INFINITY : rate;
+  }
+
+  private update(meanRead: number, readRate: number): void {
     if (this.length < 0) return;
-    const rate = this.drainRate();
-    if (!(rate > 0)) return;
+    const sendRate = this.drainRate();
+    if (!(sendRate > 0)) return;
+    const rate = Math.min(sendRate, readRate);
     if (this.length === 0) {
       const current = getTxQueueLength(this.libc, this.name);
       if (current < 0) return this.refused(errnoName(current));

@@ -10,6 +10,7 @@ import { Errno } from "../../ffi/errno.ts";
 import type { Libc } from "../../ffi/libc.ts";
 import {
   OFFLOAD_TX_QUEUE_LENGTH,
+  READ_RATE_WINDOW_MS,
   SIOCGIFTXQLEN,
   SIOCSIFTXQLEN,
   TUN_QUEUE_MIN_PACKETS,
@@ -108,6 +109,30 @@ describe("the TUN's queue in milliseconds", () => {
     const again = new TunQueueSizer(kept.libc, "tunq0", OFFLOAD_TX_QUEUE_LENGTH, () => 1.25e9);
     readMiB(again, 65536);
     assert.deepEqual(kept.iface.sets, [OFFLOAD_TX_QUEUE_LENGTH]);
+  });
+
+  it("a daemon slower than its connection: the pace of the reads while the queue stayed full sizes it", () => {
+    const { libc: fake, iface } = pretendInterface(OFFLOAD_TX_QUEUE_LENGTH);
+    let now = 0;
+    // The connection's pacing rate on a veth: far more than the daemon makes.
+    const sizer = new TunQueueSizer(fake, "tunq0", OFFLOAD_TX_QUEUE_LENGTH, () => 3e10, undefined, () => now);
+    /** 1 MiB in 64 KiB reads, `ms` apart; an empty read in between when `emptied`. */
+    const window = (ms: number, emptied: boolean) => {
+      for (let i = 0; i < 16; i++) {
+        now += ms;
+        if (emptied && i === 8) sizer.afterEmptyRead();
+        sizer.afterRead(65536);
+      }
+    };
+    window(1, false); // the first look measures nothing: no set
+    window(14 / 16, false); // 1 MiB in 14 ms, 75 MB/s (zlib:1): 10 ms is 749 kB, 12 segments
+    assert.deepEqual(iface.sets, [12]);
+    window(5 / 16, true); // the queue ran empty: no pace measured, the last one still counts
+    window(20 / 16, false); // a slower window: the faster one of the last second wins
+    assert.deepEqual(iface.sets, [12]);
+    now += READ_RATE_WINDOW_MS;
+    window(5 / 16, true); // a second on without a full queue: the pacing rate alone again
+    assert.deepEqual(iface.sets, [12, OFFLOAD_TX_QUEUE_LENGTH]);
   });
 
   it("a kernel that refuses: said once, never tried again", () => {

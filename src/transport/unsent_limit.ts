@@ -18,6 +18,7 @@
  */
 import { IPPROTO_TCP, TCP_INFO, type Libc } from "../../ffi/libc.ts";
 import { limitUnsent } from "./socket.ts";
+import { RecentMax } from "../recent_max.ts";
 
 /** Unsent data allowed, in milliseconds at the connection's pacing rate. */
 export const UNSENT_MS = 2;
@@ -57,9 +58,7 @@ export class UnsentLimit {
   limit = 0;
   /** The highest pacing rate of the last {@link RATE_LOOKS} looks (bytes/s; 0 before the first). */
   rate = 0;
-  private readonly looks = new Float64Array(RATE_LOOKS);
-  private readonly lookTimes = new Float64Array(RATE_LOOKS).fill(Number.NEGATIVE_INFINITY);
-  private look = 0;
+  private readonly looks = new RecentMax(RATE_LOOKS, RATE_WINDOW_MS);
   private sent = 0;
   private readonly info = new Uint8Array(TCP_INFO_SIZE);
   private readonly infoView = new DataView(this.info.buffer);
@@ -83,12 +82,7 @@ export class UnsentLimit {
     if (this.libc.getsockopt(this.fd, IPPROTO_TCP, TCP_INFO, this.info, this.infoLength) < 0) return;
     if (this.infoLength[0]! < PACING_RATE_OFFSET + 8) return; // a kernel without the field (before 4.0)
     const v = this.infoView;
-    const now = this.now();
-    this.looks[this.look] = v.getUint32(PACING_RATE_OFFSET, true) + v.getUint32(PACING_RATE_OFFSET + 4, true) * 4294967296;
-    this.lookTimes[this.look] = now;
-    this.look = (this.look + 1) % RATE_LOOKS;
-    let rate = 0;
-    for (let i = 0; i < RATE_LOOKS; i++) if (this.lookTimes[i]! >= now - RATE_WINDOW_MS) rate = Math.max(rate, this.looks[i]!);
+    const rate = this.looks.add(v.getUint32(PACING_RATE_OFFSET, true) + v.getUint32(PACING_RATE_OFFSET + 4, true) * 4294967296, this.now());
     this.rate = rate;
     const limit = unsentLimitFor(rate);
     // Only changes that matter: every setsockopt here is a syscall on the data path.
