@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import { loadLibc } from "../../ffi/index.ts";
 import { Errno } from "../../ffi/errno.ts";
 import type { Libc } from "../../ffi/libc.ts";
+import { ifreqName } from "./ifreq.ts";
 import {
   OFFLOAD_TX_QUEUE_LENGTH,
   READ_RATE_WINDOW_MS,
@@ -28,8 +29,7 @@ function pretendInterface(length: number, refuse?: number) {
   const fake: Libc = Object.create(libc);
   fake.ioctl = (fd, request, arg) => {
     if (request !== SIOCGIFTXQLEN && request !== SIOCSIFTXQLEN) return libc.ioctl(fd, request, arg);
-    const name = new TextDecoder().decode(arg.subarray(0, arg.indexOf(0)));
-    assert.equal(name, "tunq0");
+    assert.equal(ifreqName(arg), "tunq0");
     if (refuse !== undefined) return refuse;
     const view = new DataView(arg.buffer, arg.byteOffset);
     if (request === SIOCGIFTXQLEN) {

@@ -36,6 +36,25 @@ function pump(pair: { client: number; server: number }, bytes: number, limit: Un
   assert.equal(received, bytes, "everything arrived");
 }
 
+/**
+ * A libc whose TCP_INFO reports `kernel.rate` as the pacing rate (at byte 104,
+ * the kernel's layout; the real-socket test checks that offset), counting the
+ * lookups in `kernel.looks`, and records the TCP_NOTSENT_LOWAT values set.
+ */
+function fakePacingRate(rate: number) {
+  const { libc: recording, values } = recordingIntOption(libc, IPPROTO_TCP, TCP_NOTSENT_LOWAT);
+  const kernel = { rate, looks: 0 };
+  recording.getsockopt = (_fd, _level, _name, value, len) => {
+    kernel.looks++;
+    const v = new DataView(value.buffer, value.byteOffset);
+    v.setUint32(104, kernel.rate % 4294967296, true);
+    v.setUint32(108, Math.floor(kernel.rate / 4294967296), true);
+    len[0] = 112;
+    return 0;
+  };
+  return { libc: recording, values, kernel };
+}
+
 describe("unsent data as time at the connection's rate", () => {
   it("is 2 ms of the pacing rate, between 32 KiB and 4 MiB", () => {
     assert.equal(unsentLimitFor(50e6), 100_000); // 400 Mbit/s
@@ -68,27 +87,17 @@ describe("unsent data as time at the connection's rate", () => {
   it("looks at the rate once per MiB sent, and sets only changes of an eighth or more", () => {
     const pair = loopbackTcpPair(libc);
     try {
-      const { libc: recording, values } = recordingIntOption(libc, IPPROTO_TCP, TCP_NOTSENT_LOWAT);
-      let looks = 0;
-      let rate = 50_000_000;
-      recording.getsockopt = (_fd, _level, _name, value, len) => {
-        looks++;
-        const v = new DataView(value.buffer, value.byteOffset);
-        v.setUint32(104, rate % 4294967296, true);
-        v.setUint32(108, Math.floor(rate / 4294967296), true);
-        len[0] = 112;
-        return 0;
-      };
+      const { libc: recording, values, kernel } = fakePacingRate(50_000_000);
       const limit = new UnsentLimit(recording, pair.client);
       limit.afterSend(UNSENT_UPDATE_BYTES - 1);
-      assert.equal(looks, 0, "an idle or slow link makes no calls");
+      assert.equal(kernel.looks, 0, "an idle or slow link makes no calls");
       limit.afterSend(1);
-      assert.equal(looks, 1);
-      rate = 53_000_000; // 106 kB: 6% more, not worth a syscall
+      assert.equal(kernel.looks, 1);
+      kernel.rate = 53_000_000; // 106 kB: 6% more, not worth a syscall
       limit.afterSend(UNSENT_UPDATE_BYTES);
-      rate = 5e9; // 10 MB: capped
+      kernel.rate = 5e9; // 10 MB: capped
       limit.afterSend(UNSENT_UPDATE_BYTES);
-      assert.equal(looks, 3);
+      assert.equal(kernel.looks, 3);
       assert.deepEqual(values, [UNSENT_START, 100_000, UNSENT_MAX]);
     } finally {
       pair.close();
@@ -98,18 +107,12 @@ describe("unsent data as time at the connection's rate", () => {
   it("uses the highest rate of the looks in the last 250 ms, at most 8 (BBR's pacing rate swings as it probes)", () => {
     const pair = loopbackTcpPair(libc);
     try {
-      const { libc: recording, values } = recordingIntOption(libc, IPPROTO_TCP, TCP_NOTSENT_LOWAT);
-      let rate = 0;
-      recording.getsockopt = (_fd, _level, _name, value, len) => {
-        new DataView(value.buffer, value.byteOffset).setUint32(104, rate, true);
-        len[0] = 112;
-        return 0;
-      };
+      const { libc: recording, values, kernel } = fakePacingRate(0);
       let now = 0;
       const limit = new UnsentLimit(recording, pair.client, () => now);
       const look = (r: number, ms = 1) => {
         now += ms;
-        rate = r;
+        kernel.rate = r;
         limit.afterSend(UNSENT_UPDATE_BYTES);
       };
       look(100_000_000);
