@@ -248,7 +248,8 @@ idle_sample() {
   while :; do
     for p in "$@"; do
       for t in /proc/$p/task/*; do
-        read -r cpu _ < "$t/schedstat" 2>/dev/null || continue
+        # 2>/dev/null first: a thread that has just exited makes the < redirection itself fail.
+        read -r cpu _ 2>/dev/null < "$t/schedstat" || continue
         line=$(grep -m1 '^voluntary_ctxt_switches' "$t/status" 2>/dev/null) || continue
         vol=${line##*[[:space:]]}
         if [ -n "${last_vol[$t]:-}" ]; then
