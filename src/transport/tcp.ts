@@ -121,12 +121,13 @@ export class TcpFrameTransport implements FrameTransport {
   private readonly hold: ReadHold;
   /** The cap on the socket's unsent data, or null (option `limitUnsent`). */
   readonly unsent: UnsentLimit | null;
-  private readonly reportRate: boolean;
+  /** Where {@link sendRate} comes from: the unsent cap's looks at TCP_INFO, or null (no rate, as over UDP). */
+  private readonly rateSource: UnsentLimit | null;
 
   /**
    * `holdReads` (default true) and `now` (its clock, default performance.now): see {@link ReadHold}.
    * `limitUnsent` (default false): keep the socket's unsent data to a few milliseconds (see {@link UnsentLimit}).
-   * `reportRate` (default true): with `limitUnsent`, {@link sendRate} is the pacing rate it reads; else always 0.
+   * `reportRate` (default true): with `limitUnsent`, {@link sendRate} is the pacing rate it reads; else there is none.
    */
   constructor(
     private readonly libc: Libc,
@@ -135,11 +136,12 @@ export class TcpFrameTransport implements FrameTransport {
   ) {
     this.hold = new ReadHold(libc, fd, options.holdReads ?? true, options.now);
     this.unsent = options.limitUnsent ? new UnsentLimit(libc, fd, options.now) : null;
-    this.reportRate = options.reportRate ?? true;
+    this.rateSource = (options.reportRate ?? true) ? this.unsent : null;
   }
 
-  get sendRate(): number {
-    return this.unsent !== null && this.reportRate ? this.unsent.rate : 0;
+  /** See {@link FrameTransport.sendRate}: undefined without a rate source, so the link sizes no queue by it. */
+  get sendRate(): number | undefined {
+    return this.rateSource?.rate;
   }
 
   get backlog(): number {

@@ -178,3 +178,24 @@ describe("TcpFrameTransport idle path, receiving", () => {
     t.close();
   });
 });
+
+describe("TcpFrameTransport.sendRate", () => {
+  it("is the unsent cap's rate (0 before a look) with limitUnsent, and absent without it or with reportRate off", () => {
+    const cases: Array<[{ limitUnsent?: boolean; reportRate?: boolean }, number | undefined]> = [
+      [{ limitUnsent: true }, 0],
+      [{ limitUnsent: true, reportRate: false }, undefined],
+      [{}, undefined],
+    ];
+    for (const [options, expected] of cases) {
+      const [a, b] = socketPair();
+      const t = new TcpFrameTransport(libc, a, options);
+      assert.equal(t.sendRate, expected, JSON.stringify(options));
+      if (t.unsent) {
+        t.unsent.rate = 12_345; // what a look at TCP_INFO would leave
+        assert.equal(t.sendRate, options.reportRate === false ? undefined : 12_345);
+      }
+      t.close();
+      libc.close(b);
+    }
+  });
+});

@@ -37,7 +37,8 @@ export interface FrameTransport {
   /**
    * The rate the transport sends at, in bytes/s, as the kernel paces it (a TCP
    * connection's pacing rate, looked up every megabyte sent): 0 until known,
-   * absent where there is none (UDP). The link keeps its own queue and the
+   * absent where there is none (UDP; TCP without the unsent cap, or with
+   * VTUNTS_DISABLE=rate-queues). The link keeps its own queue and the
    * device's to a few milliseconds of it (see Link.followSendRate).
    */
   readonly sendRate?: number;
